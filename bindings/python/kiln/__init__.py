@@ -1,0 +1,2 @@
+"""Python binding of libkiln (ctypes, no compiled extension)."""
+from ._lib import Cancel, KilnError, version  # noqa: F401
