@@ -48,12 +48,21 @@ registry_port() {
 
 # A pid file alone is not proof: after a reboot or a CI teardown the number may
 # belong to anything, so the process must also carry the state dir in its command line.
+# Killed children of an exited parent can stay zombies for a while on this
+# machine (pid 1 reaps late); kill -0 succeeds on those, so look at the state too.
+alive() {
+    local st
+    kill -0 "$1" 2>/dev/null || return 1
+    st="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null)" || return 1
+    [[ -n "$st" && "$st" != Z && "$st" != X ]]
+}
+
 pid_of() {
     local f="$RUN/$1.pid" pid
     [[ -s "$f" ]] || return 1
     pid="$(<"$f")"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
+    alive "$pid" || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$S" || return 1
     echo "$pid"
 }
@@ -64,13 +73,30 @@ stop_service() {
     kill -TERM "$pid" 2>/dev/null || true
     # dockerd stops its containers and containerd first, which can take a while.
     for ((i = 0; i < 200; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        alive "$pid" || break
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
         say "$name (pid $pid) did not stop on TERM, killing it"
         kill -KILL "$pid" 2>/dev/null || true
         sleep 0.2
     fi
     rm -f "$RUN/$name.pid" "$RUN/$name.spec"
+}
+
+# dockerd's own containerd outlives a killed dockerd, and its pid file then makes
+# a new dockerd wait for a containerd that is gone or a zombie. Stop ours and
+# drop the pid file before dockerd starts.
+clear_stale_containerd() {
+    local f="$DOCKER_DIR/exec/containerd/containerd.pid" pid i
+    [[ -f "$f" ]] || return 0
+    pid="$(<"$f")"
+    if [[ "$pid" =~ ^[0-9]+$ ]] && alive "$pid" &&
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$DOCKER_DIR/exec/containerd/"; then
+        say "stopping the containerd (pid $pid) left behind by an earlier dockerd"
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.1; done
+        alive "$pid" && kill -KILL "$pid" 2>/dev/null
+    fi
+    rm -f "$f"
 }
