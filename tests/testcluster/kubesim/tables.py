@@ -1,0 +1,119 @@
+"""meta.k8s.io/v1 Table rendering for `kubectl get` (Accept: ...;as=Table)."""
+
+import datetime
+
+
+def _age(ts):
+    if not ts:
+        return "<unknown>"
+    t = datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    s = int((datetime.datetime.now(datetime.timezone.utc) - t).total_seconds())
+    if s < 120:
+        return f"{s}s"
+    if s < 3600 * 2:
+        return f"{s // 60}m"
+    if s < 86400 * 2:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def _col(name, typ="string", fmt="", desc="", prio=0):
+    return {"name": name, "type": typ, "format": fmt, "description": desc or name, "priority": prio}
+
+
+NAME = _col("Name", fmt="name", desc="Name must be unique within a namespace.")
+AGE = _col("Age", desc="CreationTimestamp is a timestamp representing the server time when this object was created.")
+
+
+def _pod_row(o):
+    st = o.get("status") or {}
+    cs = st.get("containerStatuses") or []
+    n = len((o.get("spec") or {}).get("containers") or [])
+    ready = sum(1 for c in cs if c.get("ready"))
+    reason = st.get("reason") or st.get("phase", "Pending")
+    restarts = sum(c.get("restartCount", 0) for c in cs)
+    for c in st.get("initContainerStatuses") or []:
+        s = c.get("state") or {}
+        if "terminated" in s and s["terminated"].get("exitCode", 0) != 0:
+            reason = "Init:" + (s["terminated"].get("reason") or "Error")
+            break
+        if "waiting" in s and s["waiting"].get("reason") not in (None, "PodInitializing"):
+            reason = "Init:" + s["waiting"]["reason"]
+            break
+        if "running" in s or "waiting" in s:
+            done = sum(1 for x in st.get("initContainerStatuses") if "terminated" in (x.get("state") or {}))
+            reason = f"Init:{done}/{len(st.get('initContainerStatuses'))}"
+            break
+    else:
+        for c in cs:
+            s = c.get("state") or {}
+            if "waiting" in s and s["waiting"].get("reason"):
+                reason = s["waiting"]["reason"]
+            elif "terminated" in s and s["terminated"].get("reason"):
+                reason = s["terminated"]["reason"]
+    if (o.get("metadata") or {}).get("deletionTimestamp"):
+        reason = "Terminating"
+    return [o["metadata"]["name"], f"{ready}/{n}", reason, restarts, _age(o["metadata"].get("creationTimestamp")),
+            st.get("podIP", "<none>"), (o.get("spec") or {}).get("nodeName", "<none>"), "<none>", "<none>"]
+
+
+POD_COLS = [NAME, _col("Ready"), _col("Status"), _col("Restarts", "string"), AGE, _col("IP", prio=1),
+            _col("Node", prio=1), _col("Nominated Node", prio=1), _col("Readiness Gates", prio=1)]
+
+
+def _deploy_row(o):
+    st, sp = o.get("status") or {}, o.get("spec") or {}
+    return [o["metadata"]["name"], f"{st.get('readyReplicas', 0)}/{sp.get('replicas', 1)}",
+            st.get("updatedReplicas", 0), st.get("availableReplicas", 0), _age(o["metadata"].get("creationTimestamp"))]
+
+
+def _svc_row(o):
+    sp = o.get("spec") or {}
+    ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in sp.get("ports") or []) or "<none>"
+    return [o["metadata"]["name"], sp.get("type", "ClusterIP"), sp.get("clusterIP", "<none>"), "<none>", ports,
+            _age(o["metadata"].get("creationTimestamp"))]
+
+
+def _ns_row(o):
+    return [o["metadata"]["name"], (o.get("status") or {}).get("phase", "Active"), _age(o["metadata"].get("creationTimestamp"))]
+
+
+def _secret_row(o):
+    return [o["metadata"]["name"], o.get("type", "Opaque"), len(o.get("data") or {}), _age(o["metadata"].get("creationTimestamp"))]
+
+
+def _cm_row(o):
+    return [o["metadata"]["name"], len(o.get("data") or {}) + len(o.get("binaryData") or {}), _age(o["metadata"].get("creationTimestamp"))]
+
+
+def _job_row(o):
+    st, sp = o.get("status") or {}, o.get("spec") or {}
+    return [o["metadata"]["name"], f"{st.get('succeeded', 0)}/{sp.get('completions', 1)}", "", _age(o["metadata"].get("creationTimestamp"))]
+
+
+def _generic_row(o):
+    return [o["metadata"]["name"], _age(o["metadata"].get("creationTimestamp"))]
+
+
+KINDS = {
+    "Pod": (POD_COLS, _pod_row),
+    "Deployment": ([NAME, _col("Ready"), _col("Up-to-date", "integer"), _col("Available", "integer"), AGE], _deploy_row),
+    "Service": ([NAME, _col("Type"), _col("Cluster-IP"), _col("External-IP"), _col("Port(s)"), AGE], _svc_row),
+    "Namespace": ([NAME, _col("Status"), AGE], _ns_row),
+    "Secret": ([NAME, _col("Type"), _col("Data", "integer"), AGE], _secret_row),
+    "ConfigMap": ([NAME, _col("Data", "integer"), AGE], _cm_row),
+    "Job": ([NAME, _col("Completions"), _col("Duration"), AGE], _job_row),
+}
+
+
+def table(res, items, list_meta, include="Metadata"):
+    cols, rowfn = KINDS.get(res.kind, ([NAME, AGE], _generic_row))
+    rows = []
+    for o in items:
+        row = {"cells": rowfn(o)}
+        if include == "Object":
+            row["object"] = o
+        elif include != "None":
+            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}
+        rows.append(row)
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta, "columnDefinitions": cols, "rows": rows}
