@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared by up, down and check: where the state lives, which ports are used,
 # and how a started process is recognised as ours. Sourced, not executed.
 

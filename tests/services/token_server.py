@@ -181,6 +181,7 @@ class Handler(BaseHTTPRequestHandler):
             "host": self.headers.get("Host"),
             "authorization": auth is not None,
             "auth_scheme": auth.partition(" ")[0].lower() if auth else None,
+            "credentials": auth is not None,
             "service": (query.get("service") or [None])[0],
             "scopes": parse_scopes(query.get("scope", [])),
             "client_id": (query.get("client_id") or [None])[0],
@@ -223,14 +224,14 @@ class Handler(BaseHTTPRequestHandler):
             p = (form.get("password") or [""])[0]
             ok = hmac.compare_digest(u.encode(), cfg.user.encode()) and hmac.compare_digest(p.encode(), cfg.password.encode())
             user = u if ok else None
-            entry["authorization"] = True
+            entry["credentials"] = "username" in form or "password" in form
             entry["auth_scheme"] = "password-grant"
         elif grant_type == "refresh_token":
             rt = (form.get("refresh_token") or [""])[0]
             with self.state.refresh_lock:
                 user = self.state.refresh_tokens.get(rt)
             ok = user is not None
-            entry["authorization"] = True
+            entry["credentials"] = "refresh_token" in form
             entry["auth_scheme"] = "refresh-token"
         else:
             entry.update(status=400, user=None, granted=[])
