@@ -69,7 +69,7 @@ inline TestImage make_image(kiln::Registry& registry, const std::string& reposit
     diff_ids += (i ? "," : "") + ("\"" + image.layers.back().digest.str() + "\"");
   }
   std::string config = R"({"architecture":")" + architecture + R"(","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[)" +
-                       diff_ids + R"(]},"history":[{"created_by":"kiln test )" + std::to_string(seed) + R"("}]})";
+                       diff_ids + R"(]},"created":"2024-01-01T00:00:00Z","history":[{"created":"2024-01-01T00:00:00Z","created_by":"kiln test )" + std::to_string(seed) + R"("}]})";
   image.config = put_bytes(registry, repository, config, kiln::media_type::oci_config);
   std::string layers;
   for (std::size_t i = 0; i < image.layers.size(); ++i) layers += (i ? "," : "") + image.layers[i].to_json();
