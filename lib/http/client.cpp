@@ -94,6 +94,7 @@ struct Transfer {
   std::uint64_t source_bytes = 0;  // read from the source since its last rewind
   bool cancelled = false;
   bool too_large = false;
+  bool sink_started = false;
   std::exception_ptr failure;  // thrown by the sink or the source
 };
 
@@ -124,6 +125,11 @@ size_t write_cb(char* data, size_t size, size_t count, void* user) {
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
   if (t->request->sink && status >= 200 && status < 300) {
     try {
+      if (!t->sink_started) {
+        t->sink_started = true;
+        t->response->status = status;
+        if (t->request->on_sink_start) t->request->on_sink_start(*t->response);
+      }
       t->request->sink(data, n);
     } catch (...) {
       t->failure = std::current_exception();

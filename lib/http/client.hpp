@@ -69,6 +69,8 @@ class BodySource {
 // exception reaches the caller of perform() unchanged.
 using BodySink = std::function<void(const char* data, std::size_t size)>;
 
+struct Response;
+
 struct Request {
   std::string method = "GET";
   std::string url;
@@ -84,6 +86,9 @@ struct Request {
   // (and a 2xx body without a sink) is kept in Response::body, up to
   // max_body bytes, beyond which perform() throws Error(too_large).
   BodySink sink;
+  // Called once per attempt with the status and headers, just before the
+  // first byte of a 2xx body reaches `sink` (e.g. to check 206 vs 200).
+  std::function<void(const Response&)> on_sink_start;
   std::size_t max_body = 4 << 20;
 
   bool follow_redirects = true;
