@@ -1,0 +1,229 @@
+#include "context/hashing.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <numeric>
+#include <thread>
+
+#include "context/events_util.hpp"
+#include "context/stat_cache.hpp"
+#include "kiln/digest.hpp"
+#include "kiln/error.hpp"
+
+namespace kiln::context {
+namespace {
+
+constexpr std::size_t kBuffer = 256 * 1024;
+
+std::string hash_file(const WalkedEntry& w, std::vector<char>& buf, const CancelToken& cancel) {
+  Hasher hasher;
+  if (w.inline_data) {
+    hasher.update(*w.inline_data);
+    return hasher.finish().hex();
+  }
+  int fd = ::open(w.source.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    throw Error(Errc::io, "cannot read '" + printable(w.entry.path) + "' in the build context: " + std::strerror(e) +
+                              (e == EACCES ? "; fix its permissions or add it to .dockerignore" : ""));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw Error(Errc::io, "'" + printable(w.entry.path) + "' changed while the build context was read; retry");
+  }
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  std::uint64_t total = 0;
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      throw Error(Errc::io, "cannot read '" + printable(w.entry.path) + "': " + std::strerror(e));
+    }
+    if (n == 0) break;
+    hasher.update(buf.data(), static_cast<std::size_t>(n));
+    total += static_cast<std::uint64_t>(n);
+    if (total % (16 * kBuffer) == 0 && cancel.cancelled()) check_cancel(cancel);
+  }
+  if (total != w.entry.size) {
+    throw Error(Errc::io, "'" + printable(w.entry.path) + "' changed size while the build context was read (" +
+                              std::to_string(w.entry.size) + " -> " + std::to_string(total) + " bytes); retry");
+  }
+  return hasher.finish().hex();
+}
+
+void put_len(std::string& out, std::string_view s) {
+  out += std::to_string(s.size());
+  out += ':';
+  out += s;
+}
+
+}  // namespace
+
+std::vector<std::string> hash_contents(const HashRequest& request, const EventSink& events, const CancelToken& cancel,
+                                       std::size_t* files_read) {
+  const auto& entries = *request.entries;
+  std::vector<std::string> hashes(entries.size());
+  StatCache cache = request.stat_cache_path.empty() ? StatCache{} : StatCache::load(request.stat_cache_path);
+
+  std::vector<std::size_t> todo;
+  std::uint64_t todo_bytes = 0;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& w = entries[i];
+    if (w.entry.type != EntryType::regular) continue;
+    if (!w.inline_data && !request.stat_cache_path.empty()) {
+      if (const std::string* hex = cache.find(w.entry.path, {w.ino, w.entry.size, w.mtime_ns, w.ctime_ns})) {
+        hashes[i] = *hex;
+        continue;
+      }
+    }
+    todo.push_back(i);
+    todo_bytes += w.entry.size;
+  }
+
+  std::atomic<std::size_t> next{0};
+  std::atomic<std::size_t> done_files{0};
+  std::atomic<std::uint64_t> done_bytes{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+
+  auto work = [&] {
+    std::vector<char> buf(kBuffer);
+    try {
+      for (;;) {
+        if (failed.load(std::memory_order_relaxed)) return;
+        std::size_t k = next.fetch_add(1);
+        if (k >= todo.size()) return;
+        check_cancel(cancel);
+        const auto& w = entries[todo[k]];
+        hashes[todo[k]] = hash_file(w, buf, cancel);
+        done_files.fetch_add(1, std::memory_order_relaxed);
+        done_bytes.fetch_add(w.entry.size, std::memory_order_relaxed);
+      }
+    } catch (...) {
+      std::lock_guard lock(error_mutex);
+      if (!error) error = std::current_exception();
+      failed = true;
+    }
+  };
+
+  unsigned threads = request.threads ? request.threads : std::max(1u, std::thread::hardware_concurrency());
+  threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(todo.size(), 1)));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  if (events && !todo.empty()) {
+    // The calling thread reports progress while the others hash, so that
+    // events always come from the caller's thread.
+    std::thread helper(work);
+    auto report = [&] {
+      emit(events, "context.progress",
+           {{"phase", "hash"}, {"files", done_files.load()}, {"bytes", done_bytes.load()},
+            {"total_files", todo.size()}, {"total_bytes", todo_bytes}});
+    };
+    try {
+      while (done_files.load() < todo.size() && !failed.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        report();
+      }
+    } catch (...) {
+      std::lock_guard lock(error_mutex);
+      if (!error) error = std::current_exception();
+      failed = true;
+    }
+    helper.join();
+  } else {
+    work();
+  }
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  if (files_read) *files_read = todo.size();
+
+  if (!request.stat_cache_path.empty()) {
+    std::unordered_map<std::string_view, bool> present;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const auto& w = entries[i];
+      if (w.entry.type != EntryType::regular || w.inline_data) continue;
+      present.emplace(w.entry.path, true);
+    }
+    for (std::size_t k : todo) {
+      const auto& w = entries[k];
+      if (w.inline_data) continue;
+      cache.put(w.entry.path, {w.ino, w.entry.size, w.mtime_ns, w.ctime_ns}, hashes[k], request.scan_start_sec);
+    }
+    cache.retain([&](const std::string& path) { return present.count(path) > 0; });
+    if (cache.dirty()) cache.save(request.stat_cache_path, request.scan_start_sec);
+  }
+  return hashes;
+}
+
+ContentVersion make_version(const std::vector<WalkedEntry>& entries, const std::vector<std::string>& hashes,
+                            const std::string& dockerfile, const VersionInputs& inputs) {
+  std::vector<std::size_t> order(entries.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return entries[a].entry.path < entries[b].entry.path; });
+  Hasher hasher;
+  std::string record = "kiln-context-version 1\n";
+  for (std::size_t i : order) {
+    const ContextEntry& e = entries[i].entry;
+    switch (e.type) {
+      case EntryType::regular:
+        record += (e.mode & 0111) ? "x " : "f ";
+        put_len(record, e.path);
+        record += ' ';
+        record += hashes[i];
+        break;
+      case EntryType::directory:
+        record += "d ";
+        put_len(record, e.path);
+        break;
+      case EntryType::symlink:
+        record += "l ";
+        put_len(record, e.path);
+        record += ' ';
+        put_len(record, e.link_target);
+        break;
+    }
+    record += '\n';
+    if (record.size() > 64 * 1024) {
+      hasher.update(record);
+      record.clear();
+    }
+  }
+  record += "dockerfile ";
+  put_len(record, dockerfile);
+  record += '\n';
+  for (const auto& [key, value] : inputs.build_args) {
+    record += "arg ";
+    put_len(record, key);
+    record += ' ';
+    put_len(record, value);
+    record += '\n';
+  }
+  record += "target ";
+  put_len(record, inputs.target);
+  record += "\nplatform ";
+  put_len(record, inputs.platform);
+  record += '\n';
+  hasher.update(record);
+  ContentVersion v;
+  v.digest = hasher.finish();
+  v.version = "v-" + v.digest.hex().substr(0, 10);
+  return v;
+}
+
+}  // namespace kiln::context

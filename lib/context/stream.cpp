@@ -1,0 +1,172 @@
+#include "context/stream.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "context/events_util.hpp"
+#include "context/gzip_blocks.hpp"
+#include "context/tar_format.hpp"
+#include "kiln/error.hpp"
+
+namespace kiln::context {
+namespace {
+
+constexpr std::size_t kChunk = 1 << 20;
+
+class Output {
+ public:
+  Output(ByteSink& sink, const TarOptions& options) : sink_(sink) {
+    if (options.gzip) {
+      unsigned threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+      gzip_ = std::make_unique<GzipBlockWriter>(sink, options.gzip_level, threads);
+    } else {
+      buffer_.reserve(kChunk);
+    }
+  }
+  void write(const void* data, std::size_t size) {
+    raw_ += size;
+    if (gzip_) {
+      gzip_->write(data, size);
+      return;
+    }
+    if (buffer_.size() + size > kChunk) flush();
+    if (size >= kChunk) {
+      sink_.write(data, size);
+      return;
+    }
+    buffer_.append(static_cast<const char*>(data), size);
+  }
+  void finish() {
+    if (gzip_) {
+      gzip_->finish();
+    } else {
+      flush();
+    }
+  }
+  std::uint64_t raw() const { return raw_; }
+  std::uint64_t written() const { return gzip_ ? gzip_->compressed_bytes() : raw_; }
+
+ private:
+  void flush() {
+    if (!buffer_.empty()) sink_.write(buffer_.data(), buffer_.size());
+    buffer_.clear();
+  }
+  ByteSink& sink_;
+  std::unique_ptr<GzipBlockWriter> gzip_;
+  std::string buffer_;
+  std::uint64_t raw_ = 0;
+};
+
+[[noreturn]] void changed(const ContextEntry& e, const std::string& how) {
+  throw Error(Errc::io, "'" + printable(e.path) + "' " + how +
+                            " while the build context was archived; the stream is incomplete and must be "
+                            "discarded: retry");
+}
+
+void copy_file(const WalkedEntry& w, Output& out, std::vector<char>& buf, const CancelToken& cancel) {
+  int fd = ::open(w.source.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT || e == ELOOP) changed(w.entry, "was removed or replaced");
+    throw Error(Errc::io, "cannot read '" + printable(w.entry.path) + "' in the build context: " + std::strerror(e) +
+                              (e == EACCES ? "; fix its permissions or add it to .dockerignore" : ""));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) changed(w.entry, "was replaced");
+  if (static_cast<std::uint64_t>(st.st_size) != w.entry.size) changed(w.entry, "changed size");
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  std::uint64_t left = w.entry.size;
+  while (left > 0) {
+    ssize_t n = ::read(fd, buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size())));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      throw Error(Errc::io, "cannot read '" + printable(w.entry.path) + "': " + std::strerror(e));
+    }
+    if (n == 0) changed(w.entry, "shrank");
+    out.write(buf.data(), static_cast<std::size_t>(n));
+    left -= static_cast<std::uint64_t>(n);
+    check_cancel(cancel);
+  }
+  char extra;
+  ssize_t n;
+  do {
+    n = ::read(fd, &extra, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) changed(w.entry, "grew");
+}
+
+}  // namespace
+
+void stream_tar(const std::vector<WalkedEntry>& entries, ByteSink& sink, const TarOptions& options,
+                const EventSink& events, const CancelToken& cancel) {
+  std::uint64_t total_bytes = 0;
+  for (const auto& w : entries) total_bytes += w.entry.size;
+  Output out(sink, options);
+  std::vector<char> buf(kChunk);
+  std::string header;
+  std::size_t files = 0;
+  auto last_event = std::chrono::steady_clock::now();
+  static const char zeros[1024] = {};
+
+  for (const auto& w : entries) {
+    check_cancel(cancel);
+    const ContextEntry& e = w.entry;
+    TarHeader h;
+    h.mode = e.mode;
+    h.mtime = options.zero_mtimes ? 0 : e.mtime;
+    switch (e.type) {
+      case EntryType::directory:
+        h.name = e.path + "/";
+        h.type = '5';
+        break;
+      case EntryType::symlink:
+        h.name = e.path;
+        h.type = '2';
+        h.link_target = e.link_target;
+        break;
+      case EntryType::regular:
+        h.name = e.path;
+        h.type = '0';
+        h.size = w.inline_data ? w.inline_data->size() : e.size;
+        break;
+    }
+    header.clear();
+    append_tar_header(header, h);
+    out.write(header.data(), header.size());
+    if (e.type == EntryType::regular) {
+      if (w.inline_data) {
+        out.write(w.inline_data->data(), w.inline_data->size());
+      } else {
+        copy_file(w, out, buf, cancel);
+      }
+      out.write(zeros, tar_padding(h.size));
+    }
+    ++files;
+    if (events) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_event > std::chrono::milliseconds(100)) {
+        last_event = now;
+        emit(events, "context.progress",
+             {{"phase", "tar"}, {"files", files}, {"bytes", out.raw()}, {"total_files", entries.size()},
+              {"total_bytes", total_bytes}});
+      }
+    }
+  }
+  out.write(zeros, sizeof zeros);
+  out.finish();
+  emit(events, "context.done",
+       {{"files", files}, {"bytes", out.raw()}, {"written_bytes", out.written()}, {"gzip", options.gzip}});
+}
+
+}  // namespace kiln::context
