@@ -102,13 +102,15 @@ def create(cluster, req, res, ns, body_obj):
     obj = codec.plain(body_obj)
     _check_gvk(res, obj)
     _strip(obj)
+    owned = patch.field_paths(obj)
     prepare_create(cluster, res, ns, obj)
     out = validation.Decoded()
     validation.check(obj, res.model, out)
     finish_write(res, obj, out)
     for k in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "managedFields"):
         obj["metadata"].pop(k, None)
-    patch.record_update(None, obj, req.manager, res.group_version)
+    obj["metadata"]["managedFields"] = []
+    patch.set_manager(obj, req.manager, "Update", res.group_version, owned)
     if req.q("dryRun") == "All":
         obj["metadata"].setdefault("name", obj["metadata"].get("generateName", "") + "dryrun")
         obj["apiVersion"], obj["kind"] = res.group_version, res.kind

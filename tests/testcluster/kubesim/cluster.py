@@ -117,7 +117,7 @@ class Cluster:
                 o["metadata"].setdefault("deletionTimestamp", now())
                 o["metadata"]["deletionGracePeriodSeconds"] = 0
                 o.setdefault("status", {})["phase"] = "Terminating"
-            new = self.store.mutate(res, None, name, mark, subresource="status")
+            new = self.store.mutate(res, None, name, mark, raw=True)
             if self.controllers:
                 self.controllers.kick()
             return new
@@ -134,7 +134,7 @@ class Cluster:
                 def mark(o):
                     o["metadata"]["deletionTimestamp"] = ts
                     o["metadata"]["deletionGracePeriodSeconds"] = grace
-                new = self.store.mutate(res, ns, name, mark, subresource="status")
+                new = self.store.mutate(res, ns, name, mark, raw=True)
                 return new
             gone = self.store.delete(res, ns, name)
             return gone

@@ -8,7 +8,7 @@ import threading
 from . import errors
 from .docker_api import DockerError, demux
 from .resources import find
-from .websocket import Conn, Closed, accept_key
+from .wsframe import Conn, Closed, accept_key
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 

@@ -326,7 +326,7 @@ def apply(current, applied, manager, force, api_version, res, name):
         if m.get("manager") == manager and m.get("operation") == "Apply":
             mine_before = paths
             continue
-        clash = {p for p in paths & newp if get_path(base, p) != get_path(applied, p)}
+        clash = {p for p in paths & newp if p[-1] != "." and get_path(base, p) != get_path(applied, p)}
         if clash and not force:
             for p in sorted(clash):
                 conflicts.append((m.get("manager"), m.get("apiVersion", api_version), p))

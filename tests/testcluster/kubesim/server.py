@@ -202,6 +202,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, discovery.api_versions())
         if path == "/apis":
             return self.send_json(200, discovery.api_group_list())
+        if path == "/openapi/v2":
+            # An empty protobuf openapi_v2.Document: older kubectl fetch it eagerly and
+            # then learn from /openapi/v3 that the server validates fields itself.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if path == "/openapi/v3":
             return self.send_json(200, discovery.openapi_v3_root())
         if segs[:2] == ["openapi", "v3"]:
@@ -300,7 +308,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if m == "POST":
                 if res.namespaced and ns is None:
                     raise errors.method_not_allowed()
-                obj = codec.loads_json(req.body)
+                obj = self._body_object(req)
                 if not isinstance(obj, dict):
                     raise errors.bad_request(f"json: cannot unmarshal {type(obj).__name__} into Go value of type struct")
                 api.decode_body(req, res, obj)
@@ -331,7 +339,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send_json(200, {"kind": "PartialObjectMetadata", "apiVersion": f"meta.k8s.io/{av}", "metadata": obj["metadata"]})
             return self.send_json(200, obj)
         if m == "PUT":
-            obj = codec.loads_json(req.body)
+            obj = self._body_object(req)
             if not isinstance(obj, dict):
                 raise errors.bad_request("json: cannot unmarshal into Go value of type struct")
             tmp = dict(obj)
@@ -352,6 +360,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             out = api.delete(cluster, req, res, ns, name, opts)
             return self.send_json(200, out)
         raise errors.method_not_allowed()
+
+    def _body_object(self, req):
+        ct = req.content_type
+        if ct in ("", "application/json", "*/*"):
+            return codec.loads_json(req.body)
+        if ct == "application/yaml":
+            return codec.loads_yaml(req.body)
+        # Protobuf (typed client-go clients such as `kubectl create deployment`) is not decoded here.
+        raise errors.ApiError(415, "UnsupportedMediaType",
+                              f"the body of the request was in an unknown format - accepted media types include: "
+                              f"application/json, application/yaml (the kiln test cluster does not decode {ct})", {})
 
     def scale(self, cluster, req, res, ns, name):
         obj = cluster.store.get(res, ns, name)

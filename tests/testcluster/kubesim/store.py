@@ -169,12 +169,21 @@ class Store:
             self._emit("MODIFIED", res, new, cur)
             return copy.deepcopy(new)
 
-    def mutate(self, res, ns, name, fn, subresource=None):
-        """Read-modify-write under the lock (controllers, kubelet)."""
+    def mutate(self, res, ns, name, fn, subresource=None, raw=False):
+        """Read-modify-write under the lock (controllers, kubelet). raw: the
+        system itself writes, metadata included (deletion marks)."""
         with self.lock:
             cur = self.try_get(res, ns, name)
             if cur is None:
                 return None
+            if raw:
+                key = (ns if res.namespaced else "", name)
+                fn(cur)
+                cur["metadata"]["resourceVersion"] = str(self._next_rv())
+                old = self.objects[res.key][key]
+                self.objects[res.key][key] = cur
+                self._emit("MODIFIED", res, cur, old)
+                return copy.deepcopy(cur)
             fn(cur)
             return self.update(res, ns, name, cur, subresource=subresource, check_rv=False)
 
