@@ -1,0 +1,159 @@
+"""Real clients against the test cluster: what kubectl can't do is a test-cluster bug."""
+
+import hashlib
+import json
+import os
+import threading
+import time
+
+import pytest
+import yaml
+
+from helpers import busybox_pod, phase, wait_for
+
+VERSIONS = ["1.32", "1.28"]
+POD_YAML = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  labels: {{app: {name}}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: kiln-test/busybox:latest
+    command: ["sh", "-c", "echo started; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]
+"""
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_get_namespaces_and_api_resources(cluster, v):
+    out = cluster.kubectl(v, "get", "namespaces").stdout.decode()
+    assert "default" in out and "kube-system" in out
+    res = cluster.kubectl(v, "api-resources").stdout.decode()
+    for kind in ("Pod", "Deployment", "Job", "CronJob", "Secret", "ServiceAccount"):
+        assert kind in res
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_apply_client_side_get_yaml_and_delete(cluster, ns, v):
+    cluster.kubectl(v, "-n", ns, "apply", "-f", "-", input=POD_YAML.format(name="p1").encode())
+    wait_for(lambda: phase(cluster, ns, "p1") == "Running", "pod Running")
+    doc = yaml.safe_load(cluster.kubectl(v, "-n", ns, "get", "pod", "p1", "-o", "yaml").stdout)
+    assert doc["spec"]["nodeName"] == "kiln-test-node"
+    assert doc["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
+    assert "kubectl.kubernetes.io/last-applied-configuration" in doc["metadata"]["annotations"]
+    # a second apply with a changed label goes through the strategic merge patch path
+    changed = POD_YAML.format(name="p1").replace("labels: {app: p1}", "labels: {app: p1, extra: x}")
+    out = cluster.kubectl(v, "-n", ns, "apply", "-f", "-", input=changed.encode()).stdout.decode()
+    assert "configured" in out
+    labels = json.loads(cluster.kubectl(v, "-n", ns, "get", "pod", "p1", "-o", "json").stdout)["metadata"]["labels"]
+    assert labels == {"app": "p1", "extra": "x"}
+    table = cluster.kubectl(v, "-n", ns, "get", "pods").stdout.decode()
+    assert "p1" in table and "Running" in table and "1/1" in table
+    cluster.kubectl(v, "-n", ns, "delete", "pod", "p1", "--wait=true", timeout=60)
+    r = cluster.kubectl(v, "-n", ns, "get", "pod", "p1", check=False)
+    assert r.returncode != 0 and b'pods "p1" not found' in r.stderr
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_apply_server_side(cluster, ns, v):
+    out = cluster.kubectl(v, "-n", ns, "apply", "--server-side", "-f", "-", input=POD_YAML.format(name="ssa").encode())
+    assert b"serverside-applied" in out.stdout
+    doc = json.loads(cluster.kubectl(v, "-n", ns, "get", "pod", "ssa", "-o", "json", "--show-managed-fields").stdout)
+    managers = {(m["manager"], m["operation"]) for m in doc["metadata"]["managedFields"]}
+    assert ("kubectl", "Apply") in managers
+    # re-applying the same configuration changes nothing
+    cluster.kubectl(v, "-n", ns, "apply", "--server-side", "-f", "-", input=POD_YAML.format(name="ssa").encode())
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_validate_strict_rejects_bogus_field(cluster, ns, v):
+    bad = POD_YAML.format(name="bad").replace("    image: kiln", "    bogusField: 1\n    image: kiln")
+    for extra in ([], ["--server-side"]):
+        r = cluster.kubectl(v, "-n", ns, "apply", "--validate=strict", *extra, "-f", "-", input=bad.encode(), check=False)
+        assert r.returncode != 0
+        assert b'strict decoding error: unknown field "spec.containers[0].bogusField"' in r.stderr, r.stderr
+    r = cluster.kubectl(v, "-n", ns, "apply", "--validate=warn", "-f", "-", input=bad.encode())
+    assert b'unknown field "spec.containers[0].bogusField"' in r.stderr
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_invalid_object_is_422_with_field(cluster, ns, v):
+    noimage = POD_YAML.format(name="noimg").replace("    image: kiln-test/busybox:latest\n", "")
+    r = cluster.kubectl(v, "-n", ns, "apply", "-f", "-", input=noimage.encode(), check=False)
+    assert r.returncode != 0
+    assert b'Pod "noimg" is invalid: spec.containers[0].image: Required value' in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_get_watch_sees_new_pod(cluster, ns, v):
+    p = cluster.popen(v, "-n", ns, "get", "pods", "-w", "--request-timeout=0")
+    lines = []
+    t = threading.Thread(target=lambda: [lines.append(l.decode()) for l in p.stdout], daemon=True)
+    t.start()
+    try:
+        time.sleep(1)
+        cluster.kubectl(v, "-n", ns, "apply", "-f", "-", input=POD_YAML.format(name="watched").encode())
+        wait_for(lambda: any("watched" in l and "Running" in l for l in lines), "watch line with Running", 60)
+    finally:
+        p.kill()
+        p.wait()
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_logs_follow(cluster, ns, v):
+    cluster.kubectl(v, "-n", ns, "apply", "-f", "-", input=POD_YAML.format(name="talker").encode())
+    wait_for(lambda: phase(cluster, ns, "talker") == "Running", "pod Running")
+    p = cluster.popen(v, "-n", ns, "logs", "-f", "talker")
+    lines = []
+    t = threading.Thread(target=lambda: [lines.append(l.decode()) for l in p.stdout], daemon=True)
+    t.start()
+    try:
+        wait_for(lambda: len(lines) > 10, "followed log lines", 60)
+        assert lines[0].strip() == "started"
+        assert lines[1].strip() == "tick 0" and lines[10].strip() == "tick 9"
+    finally:
+        p.kill()
+        p.wait()
+    tail = cluster.kubectl(v, "-n", ns, "logs", "talker", "--tail=2").stdout.decode().splitlines()
+    assert len(tail) == 2 and all(l.startswith("tick ") for l in tail)
+
+
+@pytest.mark.parametrize("v", ["1.32", "1.30"])
+def test_exec_stdin_roundtrip(cluster, ns, v):
+    cluster.kubectl(v, "-n", ns, "apply", "-f", "-", input=POD_YAML.format(name="ex").encode())
+    wait_for(lambda: phase(cluster, ns, "ex") == "Running", "pod Running")
+    r = cluster.kubectl(v, "-n", ns, "exec", "-i", "ex", "--", "cat", input=b"hello through exec\n")
+    assert r.stdout == b"hello through exec\n"
+    data = os.urandom(20 * 1024 * 1024)
+    r = cluster.kubectl(v, "-n", ns, "exec", "-i", "ex", "--", "sha256sum", input=data, timeout=300)
+    assert r.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest()
+    r = cluster.kubectl(v, "-n", ns, "exec", "ex", "--", "sh", "-c", "echo out; echo err >&2; exit 7", check=False)
+    assert r.returncode == 7
+    assert r.stdout == b"out\n" and b"err\n" in r.stderr
+
+
+def test_exec_spdy_only_kubectl_gets_clear_error(cluster, ns):
+    cluster.kubectl("1.28", "-n", ns, "apply", "-f", "-", input=POD_YAML.format(name="old").encode())
+    wait_for(lambda: phase(cluster, ns, "old") == "Running", "pod Running")
+    r = cluster.kubectl("1.28", "-n", ns, "exec", "old", "--", "true", check=False)
+    assert r.returncode != 0 and b"speaks only WebSocket" in r.stderr
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_deployment_rollout_and_cascading_delete(cluster, ns, v):
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+           "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}},
+                                 "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+                                     {"name": "main", "image": "kiln-test/busybox:latest", "command": ["sleep", "100000"]}]}}}}
+    cluster.kubectl(v, "-n", ns, "apply", "-f", "-", input=json.dumps(dep).encode())
+    out = cluster.kubectl(v, "-n", ns, "rollout", "status", "deploy/web", "--timeout=60s", timeout=90).stdout
+    assert b"successfully rolled out" in out
+    pods = json.loads(cluster.kubectl(v, "-n", ns, "get", "pods", "-l", "app=web", "-o", "json").stdout)["items"]
+    assert len(pods) == 2 and all(p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet" for p in pods)
+    cluster.kubectl(v, "-n", ns, "delete", "deployment", "web")
+    wait_for(lambda: not json.loads(cluster.kubectl(v, "-n", ns, "get", "pods,rs", "-o", "json").stdout)["items"],
+             "replicaset and pods garbage-collected", 60)
