@@ -21,6 +21,7 @@ def main():
     ap.add_argument("--tokens", required=True, help="JSON file {token: user}")
     ap.add_argument("--docker-host", default=os.environ.get("DOCKER_HOST", ""))
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--infra-image", default="kiln-test/busybox:latest", help="busybox-like image for the pod sandbox")
     ap.add_argument("--loopback-services", default="", help="JSON file mapping ns/name:port to 127.0.0.1:port")
     a = ap.parse_args()
     with open(a.tokens) as f:
@@ -29,6 +30,8 @@ def main():
         ca_pem = f.read()
     cluster = Cluster(a.state_dir, a.docker_host, a.verbose, ca_pem)
     cluster.loopback_services_file = a.loopback_services
+    from . import kubelet
+    kubelet.INFRA_IMAGE = a.infra_image
     cluster.start()
     srv = Server(("127.0.0.1", a.port), cluster, a.cert, a.key, a.ca, tokens)
 
