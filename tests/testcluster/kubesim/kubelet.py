@@ -610,6 +610,9 @@ class PodWorker:
         rt.termlog = termlog
         old = self.current.get(n)
         if old is not None:
+            stale = self.previous.get(n)
+            if stale is not None and stale is not old:
+                stale.remove()
             self.previous[n] = old
         self.current[n] = rt
         prev = table.get(n) or {}
@@ -632,7 +635,7 @@ class PodWorker:
         if not msg and res["exitCode"] != 0 and c.get("terminationMessagePolicy") == "FallbackToLogsOnError":
             msg = rt.log_lines_tail(80)[-2048:]
         reason = reason_override or ("OOMKilled" if res["oom"] else ("Completed" if res["exitCode"] == 0 else "Error"))
-        code = 137 if res["oom"] and res["exitCode"] == 0 else res["exitCode"]
+        code = res["exitCode"]
         t = {"exitCode": code, "reason": reason, "startedAt": res["startedAt"] or now(),
              "finishedAt": res["finishedAt"] or now(), "containerID": rt.container_id}
         if msg:
@@ -779,6 +782,10 @@ class PodWorker:
                 if t["reason"] == "OOMKilled":
                     self.k.event(self.pod, "OOMKilling", f"Memory cgroup out of memory: Killed process in container {n}", "Warning")
                 if policy == "Always" or (policy == "OnFailure" and t["exitCode"] != 0):
+                    stale = self.previous.get(n)
+                    if stale is not None and stale is not rt:
+                        stale.remove()
+                    self.previous[n] = rt
                     delay = self._backoff(n)
                     self.restarts[n] = self.restarts.get(n, 0) + 1
                     self.statuses[n] = dict(self.statuses[n], restartCount=self.restarts[n],
