@@ -51,7 +51,7 @@ class Authenticator {
   ExecCredential run_plugin(const CancelToken& cancel);
   std::string file_token();
 
-  const Config& config_;
+  const Config config_;
   std::chrono::milliseconds plugin_timeout_;
   mutable std::mutex mutex_;
   std::optional<ExecCredential> cached_;
