@@ -151,10 +151,11 @@ void RemoteRegistry::ensure_pinged(const CancelToken& cancel) {
       throw Error(Errc::unsupported, host_ + " does not serve the registry v2 API (GET /v2/ answered 404)")
           .with_http_status(404);
     }
-    if (response.status != 200 && response.status != 401) {
-      if (i + 1 < schemes.size() && response.status == 400) continue;  // plain HTTP sent to a TLS port
-      throw response_error(response, what("GET /v2/"));
+    if (response.status == 400 && i > 0 && first_error) {
+      // Plain HTTP sent to a TLS port: the https attempt's error is the real one.
+      break;
     }
+    if (response.status != 200 && response.status != 401) throw response_error(response, what("GET /v2/"));
     auto version = response.headers.get("Docker-Distribution-API-Version");
     if (version && !version->empty() && version->rfind("registry/2.", 0) != 0) {
       throw Error(Errc::unsupported, host_ + " announces API version \"" + shorten(*version) +
