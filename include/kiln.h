@@ -113,11 +113,188 @@ typedef struct kiln_event {
 typedef int (*kiln_event_cb)(const kiln_event *event, void *payload);
 
 /* ==== registry (issue 2) ================================================ */
-/* [registry section: owned by the registry C API; add declarations here] */
+/*
+ * A kiln_registry is one image store: a registry host ("127.0.0.1:5000",
+ * "ghcr.io", "docker.io") or an OCI image-layout directory ("oci:<dir>").
+ * Images in it are named by a repository ("team/app"; ignored by OCI
+ * layouts, pass "") and a reference (a tag, or a digest "sha256:<hex>").
+ *
+ * Options (JSON object; every field optional; an unknown field or a wrong
+ * type is KILN_EINVAL naming it):
+ *   "insecureRegistries": ["host:port", ...]  plain HTTP / unverified TLS allowed
+ *   "caFile": "/path/ca.pem"                  extra CA bundle for TLS
+ *   "clientCertFile", "clientKeyFile"         PEM client certificate and key
+ *   "dockerConfig": "/path/config.json"       credentials (default:
+ *                                             $DOCKER_CONFIG/config.json, else
+ *                                             ~/.docker/config.json)
+ *   "dockerConfigJson": "{\"auths\":...}"     inline .dockerconfigjson payload
+ *                                             (used instead of dockerConfig)
+ *   "anonymous": true                         send no credentials at all
+ *   "chunkSize": 0                            bytes per chunked-upload PATCH;
+ *                                             0 streams a blob in one request
+ *   "connectTimeoutMs", "maxRetries", "userAgent"
+ *   "create": true                            kiln_registry_open only: initialise
+ *                                             a missing OCI layout directory
+ * kiln_registry_copy also reads:
+ *   "parallelBlobs": 4                        blobs copied at the same time
+ *   "platforms": ["linux/arm64", ...]         copy only these children of an
+ *                                             index (the index is rewritten and
+ *                                             gets a new digest)
+ *   "extraTags": ["latest", ...]              more tags for the copied manifest
+ *
+ * Descriptors are OCI descriptor JSON: {"mediaType","digest","size",
+ * "platform"?, "annotations"?}.
+ */
+typedef struct kiln_registry kiln_registry;
+
+/* Opens `location` ("host[:port]" or "oci:<dir>"). *out receives a handle
+ * owned by the caller (kiln_registry_free). `options_json` may be NULL.
+ * Nothing is contacted until the first operation. */
+KILN_EXPORT int kiln_registry_open(const char *location, const char *options_json, kiln_registry **out,
+                                   kiln_error **err);
+/* NULL-safe. Only after every call using the handle has returned. */
+KILN_EXPORT void kiln_registry_free(kiln_registry *registry);
+
+/* The descriptor of a manifest (HEAD with every manifest Accept type).
+ * KILN_ENOTFOUND when it does not exist. *descriptor_json: caller frees with
+ * kiln_free. `cancel` may be NULL in every call of this section. */
+KILN_EXPORT int kiln_registry_resolve(kiln_registry *registry, const char *repository, const char *reference,
+                                      kiln_cancel *cancel, char **descriptor_json, kiln_error **err);
+
+/* All tags of a repository as a JSON array of strings (pages followed).
+ * *tags_json: caller frees with kiln_free. */
+KILN_EXPORT int kiln_registry_tags(kiln_registry *registry, const char *repository, kiln_cancel *cancel,
+                                   char **tags_json, kiln_error **err);
+
+/* All repositories as a JSON array of strings (an OCI layout: [""]).
+ * *repositories_json: caller frees with kiln_free. */
+KILN_EXPORT int kiln_registry_catalog(kiln_registry *registry, kiln_cancel *cancel, char **repositories_json,
+                                      kiln_error **err);
+
+/* Deletes the manifest a tag or digest names (a tag is resolved to its
+ * digest first; every tag pointing at that digest goes with it). A registry
+ * without deletes gives KILN_EUNSUPPORTED. *digest_out (may be NULL): the
+ * deleted digest, caller frees with kiln_free. */
+KILN_EXPORT int kiln_registry_delete(kiln_registry *registry, const char *repository, const char *reference,
+                                     kiln_cancel *cancel, char **digest_out, kiln_error **err);
+
+/* Uploads the file at `path` as a blob. `media_type` may be NULL
+ * ("application/octet-stream" in the returned descriptor). When
+ * `expected_digest` is NULL the file is hashed first; otherwise the store
+ * verifies it and keeps nothing on a mismatch (KILN_EDIGEST).
+ * `expected_size` < 0 means the file's size. A blob the store already has is
+ * not uploaded again. *descriptor_json (may be NULL): caller frees with kiln_free. */
+KILN_EXPORT int kiln_registry_push_blob_file(kiln_registry *registry, const char *repository, const char *path,
+                                             const char *media_type, const char *expected_digest,
+                                             int64_t expected_size, kiln_cancel *cancel, char **descriptor_json,
+                                             kiln_error **err);
+
+/* Stores `size` bytes of a manifest exactly as given (never re-serialized)
+ * under `reference` (a tag, or the bytes' own digest), sent with
+ * Content-Type `media_type`. *digest_out (may be NULL): the manifest's
+ * digest, caller frees with kiln_free. */
+KILN_EXPORT int kiln_registry_put_manifest(kiln_registry *registry, const char *repository, const char *reference,
+                                           const char *media_type, const char *bytes, size_t size,
+                                           kiln_cancel *cancel, char **digest_out, kiln_error **err);
+
+/* The manifest bytes as stored, verified against their digest. *bytes
+ * (NUL-terminated for convenience; *size excludes the NUL) and *media_type:
+ * caller frees both with kiln_free. KILN_ENOTFOUND when absent. */
+KILN_EXPORT int kiln_registry_get_manifest(kiln_registry *registry, const char *repository, const char *reference,
+                                           kiln_cancel *cancel, char **bytes, size_t *size, char **media_type,
+                                           kiln_error **err);
+
+/* What an image is made of, as JSON: {"mediaType","digest","size",
+ * "platform"?, "config"?, "layers"?: [descriptor...], "platforms"?: [{
+ * "platform","digest","mediaType","size","config","layers","imageSize"}...],
+ * "totalSize"} where totalSize counts each manifest, config and layer once.
+ * *inspect_json: caller frees with kiln_free. */
+KILN_EXPORT int kiln_registry_inspect(kiln_registry *registry, const char *repository, const char *reference,
+                                      kiln_cancel *cancel, char **inspect_json, kiln_error **err);
+
+/* Publishes an image (or an index with all its platforms) from `source` to
+ * `destination`, each "oci:<dir>[:<tag>]" or a registry reference
+ * ("host/repo:tag", "host/repo@sha256:..."); a missing destination layout is
+ * created. Blobs the destination has are skipped, blobs of the same registry
+ * are mounted, others are streamed (never held whole in memory), several at
+ * once; manifests are copied byte for byte, children first.
+ * Events ("blob.start", "blob.progress", "blob.done", "blob.skipped",
+ * "blob.mounted", "manifest.put", "copy.done"; JSON with "digest", "size",
+ * "bytes", ...) are delivered on kiln's worker threads, one call at a time;
+ * `callback` may be NULL; returning non-zero cancels the copy.
+ * *result_json (may be NULL): {"digest","mediaType","size","blobsCopied",
+ * "blobsMounted","blobsSkipped","bytesCopied","manifestsPut"}; caller frees
+ * with kiln_free. */
+KILN_EXPORT int kiln_registry_copy(const char *source, const char *destination, const char *options_json,
+                                   kiln_event_cb callback, void *payload, kiln_cancel *cancel, char **result_json,
+                                   kiln_error **err);
 /* ==== end registry ====================================================== */
 
 /* ==== build context (issue 3) =========================================== */
-/* [context section: owned by the context C API; add declarations here] */
+/*
+ * A kiln_context is a directory about to be sent to a builder: the files
+ * `docker build` would send (after .dockerignore, with Docker's exact rules),
+ * their content version and the tar stream. See docs/build-context.md.
+ *
+ * Options (JSON object, every field optional; an unknown field or a wrong
+ * type is KILN_EINVAL naming it):
+ *   "dockerfile": "Dockerfile"   relative to the root, or an absolute path
+ *                                (which may lie outside the root)
+ *   "statCache": "/path/file"    stat cache file chosen by the host tool;
+ *                                unchanged files are then not read again
+ *   "threads": 0                 hashing threads, 0 = one per core
+ * Version inputs (JSON object, optional): {"buildArgs": {"K": "V"},
+ *   "target": "prod", "platform": "linux/amd64"}.
+ * Tar options (JSON object, optional): {"gzip": false, "gzipLevel": 1,
+ *   "zeroMtimes": false, "threads": 0}.
+ * Events ("context.progress" {"phase": "scan"|"hash"|"tar", "files",
+ * "bytes", "total_files", "total_bytes"}, "context.done", "warning") are
+ * delivered on the calling thread; a non-zero return cancels the call.
+ * A handle serialises calls made on it from several threads. The directory
+ * is walked once, on first use; kiln_context_rescan forgets that walk.
+ */
+typedef struct kiln_context kiln_context;
+
+/* Opens `root`. Missing root or Dockerfile: KILN_ENOTFOUND; a Dockerfile
+ * path leaving the root or a malformed .dockerignore: KILN_EINVAL.
+ * `options_json` may be NULL. *out: owned by the caller (kiln_context_free). */
+KILN_EXPORT int kiln_context_open(const char *root, const char *options_json, kiln_context **out, kiln_error **err);
+/* NULL-safe. Only after every call using the handle has returned. */
+KILN_EXPORT void kiln_context_free(kiln_context *context);
+/* Forgets the last walk: the next call sees the directory as it is now. */
+KILN_EXPORT void kiln_context_rescan(kiln_context *context);
+
+/* The entries sent, in stream order, as JSON: {"dockerfile": "<path in the
+ * stream>", "ignorePatterns": [...], "entries": [{"path", "type":
+ * "file"|"dir"|"symlink", "mode", "size", "mtime", "linkTarget"?, "forced"}]}
+ * ("forced": ignored by the patterns but sent, as Docker sends the
+ * Dockerfile and .dockerignore). `callback`, `payload`, `cancel` may be NULL.
+ * *files_json: caller frees with kiln_free. */
+KILN_EXPORT int kiln_context_files(kiln_context *context, kiln_event_cb callback, void *payload, kiln_cancel *cancel,
+                                   char **files_json, kiln_error **err);
+
+/* The content version: {"version": "v-<10 hex>", "digest": "sha256:<hex>",
+ * "filesHashed": n}. `inputs_json` may be NULL. Unreadable files and files
+ * changing while read are KILN_EIO naming the path.
+ * *version_json: caller frees with kiln_free. */
+KILN_EXPORT int kiln_context_version(kiln_context *context, const char *inputs_json, kiln_event_cb callback,
+                                     void *payload, kiln_cancel *cancel, char **version_json, kiln_error **err);
+
+/* Writes the tar stream (gzip'd when asked) to `fd`, which stays open and
+ * owned by the caller. On any error the bytes written so far are not a
+ * complete archive and must be discarded. */
+KILN_EXPORT int kiln_context_write_fd(kiln_context *context, int fd, const char *tar_options_json,
+                                      kiln_event_cb callback, void *payload, kiln_cancel *cancel, kiln_error **err);
+
+/* Receives the stream in chunks on the calling thread; `data` is borrowed
+ * for the duration of the call. Return 0 to continue, non-zero to stop
+ * (the write call then returns KILN_ECANCELLED). */
+typedef int (*kiln_write_cb)(const void *data, size_t size, void *payload);
+
+/* As kiln_context_write_fd, into `write` (not NULL). */
+KILN_EXPORT int kiln_context_write_cb(kiln_context *context, kiln_write_cb write, void *write_payload,
+                                      const char *tar_options_json, kiln_event_cb callback, void *payload,
+                                      kiln_cancel *cancel, kiln_error **err);
 /* ==== end build context ================================================= */
 
 /* ==== kubernetes (issue 4) ============================================== */

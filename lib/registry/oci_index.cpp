@@ -24,6 +24,7 @@ LayoutIndex parse_layout_index(std::string_view text, const std::string& path) {
   for (std::size_t i = 0; i < manifests->get_array().size(); ++i) {
     index.manifests.push_back(
         descriptor_from_json(manifests->get_array()[i], path + ": manifests[" + std::to_string(i) + "]"));
+    index.raw.push_back(manifests->get_array()[i]);
   }
   return index;
 }
@@ -38,7 +39,18 @@ std::string serialize_layout_index(const LayoutIndex& index, const std::vector<D
   document["schemaVersion"] = 2;
   document["mediaType"] = media_type::oci_index;
   json::array list;
-  for (const auto& descriptor : manifests) list.push_back(descriptor_to_object(descriptor));
+  for (const auto& descriptor : manifests) {
+    json::value entry = descriptor_to_object(descriptor);
+    for (std::size_t i = 0; i < index.manifests.size() && i < index.raw.size(); ++i) {
+      const Descriptor& old = index.manifests[i];
+      if (old.digest == descriptor.digest && old.media_type == descriptor.media_type &&
+          old.annotations == descriptor.annotations) {
+        entry = index.raw[i];
+        break;
+      }
+    }
+    list.push_back(std::move(entry));
+  }
   document["manifests"] = std::move(list);
   return json::serialize(document);
 }

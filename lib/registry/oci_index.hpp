@@ -16,6 +16,9 @@ inline constexpr const char* kRefNameAnnotation = "org.opencontainers.image.ref.
 struct LayoutIndex {
   boost::json::object document;  // kept whole so unknown fields survive a rewrite
   std::vector<Descriptor> manifests;
+  // The entries as read, so that a rewrite keeps fields kiln does not model
+  // (urls, artifactType, data) of the entries it leaves alone.
+  std::vector<boost::json::value> raw;
 };
 
 // Throws Error(protocol) naming `path` and the bad field.

@@ -222,3 +222,21 @@ TEST_CASE("inspect reports layers, sizes and the platform") {
                           amd.config.size + arm.config.size + 4000 + 6000;
   CHECK(multi["totalSize"].as_int64() == expected);
 }
+
+TEST_CASE("rewriting index.json keeps what kiln does not model") {
+  TempDir dir;
+  auto layout = open_oci_layout(dir / "l", true);
+  auto image = kiln_test::make_image(*layout, "", "", {10});
+  std::string entry = R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+                      image.manifest.digest().str() + R"(","size":)" + std::to_string(image.manifest.bytes.size()) +
+                      R"(,"artifactType":"application/x-test","annotations":{"org.opencontainers.image.ref.name":"old"}})";
+  std::ofstream(dir / "l/index.json", std::ios::trunc)
+      << R"({"schemaVersion":2,"annotations":{"keep":"me"},"manifests":[)" << entry << "]}";
+  layout->put_manifest("", "new", image.manifest);
+  auto index = boost::json::parse(slurp(dir / "l/index.json")).as_object();
+  CHECK(index["annotations"].as_object()["keep"].as_string() == "me");
+  auto& manifests = index["manifests"].as_array();
+  REQUIRE(manifests.size() == 2);
+  CHECK(manifests[0].as_object()["artifactType"].as_string() == "application/x-test");
+  CHECK(layout->tags("") == std::vector<std::string>{"new", "old"});
+}
