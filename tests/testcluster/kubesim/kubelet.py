@@ -524,7 +524,7 @@ class PodWorker:
         gid = sc.get("runAsGroup", psc.get("runAsGroup"))
         if uid is not None:
             cfg["User"] = f"{uid}:{gid}" if gid is not None else str(uid)
-        if sc.get("privileged"):
+        if sc.get("privileged") and program is None:   # the emulated builder's sleeper needs no privileges
             cfg["HostConfig"]["Privileged"] = True
         mem = volumes.parse_quantity(((c.get("resources") or {}).get("limits") or {}).get("memory"))
         if mem:
