@@ -261,9 +261,22 @@ void RemoteRegistry::upload_into(const std::string& repository, const Descriptor
           cancel.check();
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
+        auto original = std::current_exception();
         // Continue from what the server holds, if the reader can go there.
-        std::uint64_t held = query_upload_offset(repository, location, cancel, &location);
-        if (held > size || !reader.seek(held)) throw;
+        std::uint64_t held = 0;
+        try {
+          held = query_upload_offset(repository, location, cancel, &location);
+        } catch (const Error& q) {
+          if (q.code() != Errc::not_found && q.code() != Errc::invalid_argument) throw;
+          // The session is gone: distribution invalidates it when a PATCH
+          // was cut off after some bytes arrived (its state no longer matches
+          // the Location kiln holds). Start over in a new one.
+          if (!reader.seek(0)) std::rethrow_exception(original);
+          location = start_upload(repository, cancel);
+          offset = 0;
+          continue;
+        }
+        if (held > size || !reader.seek(held)) std::rethrow_exception(original);
         offset = held;
       }
     }

@@ -20,6 +20,7 @@ Scenarios:
                     500:<n>      the first n manifest GETs answer 500
                     reset-blob   the first blob GET sends half the body, then a TCP reset
                     reset-patch  the first PATCH forwards half its body upstream, then a reset
+                    drop-patch:<n>  the n-th PATCH is read but not forwarded, then a reset
                     slow-blob    blob GETs trickle one byte every 0.5 s
 """
 
@@ -57,7 +58,7 @@ def bump(key):
 
 # bad-digests content
 GOOD_CONFIG = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
-SERVED_CONFIG = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["x"]}}'
+SERVED_CONFIG = GOOD_CONFIG.replace(b"amd64", b"arm64")  # same size, other bytes
 GOOD_LAYER = b"layer bytes that are right" * 10
 MANIFEST = json.dumps({
     "schemaVersion": 2,
@@ -252,6 +253,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "PATCH" and self.fault_budget("reset-patch") and bump("reset-patch") == 1:
             forward_len = len(body) // 2
             fault = "reset-patch"
+        if self.command == "PATCH" and self.fault_budget("drop-patch"):
+            if bump("drop-patch") == self.fault_budget("drop-patch"):
+                self.record(fault="drop-patch", content_range=self.headers.get("Content-Range"))
+                return self.reset()
         upstream = http.client.HTTPConnection(ARGS.upstream, timeout=120)
         headers = {k: v for k, v in self.headers.items()
                    if k.lower() not in ("content-length", "connection", "transfer-encoding", "expect")}
@@ -275,7 +280,8 @@ class Handler(BaseHTTPRequestHandler):
             upstream.close()
             return self.reset()
         slow = is_blob_get and resp.status in (200, 206) and self.fault_budget("slow-blob")
-        self.record(fault="slow-blob" if slow else None, range=self.headers.get("Range"), status=resp.status)
+        self.record(fault="slow-blob" if slow else None, range=self.headers.get("Range"), status=resp.status,
+                    content_range=self.headers.get("Content-Range"))
         self.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() not in ("connection", "transfer-encoding", "content-length"):
