@@ -41,6 +41,7 @@ struct Command {
 
 // Each command group file defines one of these; main.cpp calls them all.
 void add_registry_commands(std::vector<Command>& commands);
+void add_context_commands(std::vector<Command>& commands);
 
 // "kiln: <message>" usage errors.
 struct UsageError {

@@ -68,6 +68,7 @@ const OptionSpec* find_option(const std::vector<OptionSpec>& options, const std:
 int run(int argc, char** argv) {
   std::vector<Command> commands;
   add_registry_commands(commands);
+  add_context_commands(commands);
 
   Context context;
   const Command* command = nullptr;
