@@ -53,6 +53,8 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
       !digits(14, 2, minute) || t[16] != ':' || !digits(17, 2, second))
     return std::nullopt;
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  // system_clock counts nanoseconds in 64 bits (years 1678..2261).
+  if (year < 1700 || year > 2200) return std::nullopt;
   std::size_t pos = 19;
   long long nanos = 0;
   if (pos < t.size() && t[pos] == '.') {

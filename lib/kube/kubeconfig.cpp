@@ -224,7 +224,8 @@ boost::json::value to_json(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map: {
       boost::json::object o;
-      for (const auto& kv : node) o[kv.first.as<std::string>()] = to_json(kv.second);
+      for (const auto& kv : node)
+        if (kv.first.IsScalar()) o[kv.first.Scalar()] = to_json(kv.second);
       return o;
     }
     case YAML::NodeType::Sequence: {
@@ -377,14 +378,33 @@ std::vector<fs::path> kubeconfig_files(const LoadOptions& options, bool& explici
 }  // namespace
 
 Config parse_kubeconfig(std::string_view yaml, const fs::path& origin, const std::string& context) {
-  Merged merged;
-  merge_text(merged, yaml, origin.string());
-  LoadOptions options;
-  options.context = context;
-  return select(merged, options);
+  try {
+    Merged merged;
+    merge_text(merged, yaml, origin.string());
+    LoadOptions options;
+    options.context = context;
+    return select(merged, options);
+  } catch (const YAML::Exception& e) {
+    // Node access on odd shapes (non-scalar keys, ...) that the checks above
+    // did not anticipate: still the user's file, still a clear error.
+    throw Error(Errc::invalid_argument, fmt::format("kubeconfig {}: {}", origin.string(), e.what()));
+  }
 }
 
+namespace {
+Config load_kubeconfig_files(const LoadOptions& options);
+}  // namespace
+
 Config load_kubeconfig(const LoadOptions& options) {
+  try {
+    return load_kubeconfig_files(options);
+  } catch (const YAML::Exception& e) {
+    throw Error(Errc::invalid_argument, fmt::format("kubeconfig: {}", e.what()));
+  }
+}
+
+namespace {
+Config load_kubeconfig_files(const LoadOptions& options) {
   bool explicit_file = false;
   auto files = kubeconfig_files(options, explicit_file);
   Merged merged;
@@ -404,7 +424,6 @@ Config load_kubeconfig(const LoadOptions& options) {
   return select(merged, options);
 }
 
-namespace {
 std::string read_small(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
