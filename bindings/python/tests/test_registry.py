@@ -117,7 +117,7 @@ class LayoutTest(unittest.TestCase):
             Registry("oci:" + self.layout)
         self.assertEqual(caught.exception.name, "not_found")
         with self.assertRaises(kiln.KilnError) as caught:
-            copy("UPPER/case:tag", f"oci:{self.dir}/x:y")
+            copy("localhost/Upper:tag", f"oci:{self.dir}/x:y")
         self.assertEqual(caught.exception.name, "invalid_argument")
         with Registry("oci:" + self.layout, create=True) as reg:
             path = pathlib.Path(self.dir) / "blob"

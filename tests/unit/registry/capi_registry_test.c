@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kiln.h"
@@ -51,7 +52,7 @@ static void digest_of(const char *descriptor, char *out) {
 }
 
 struct counts {
-  int start, done, skipped, manifest, copy_done, cancel_at_start;
+  int start, done, skipped, mounted, manifest, copy_done, cancel_at_start;
 };
 
 static int on_event(const kiln_event *event, void *payload) {
@@ -62,6 +63,8 @@ static int on_event(const kiln_event *event, void *payload) {
     if (c->cancel_at_start) return 1;
   } else if (strcmp(event->type, "blob.done") == 0) {
     c->done++;
+  } else if (strcmp(event->type, "blob.mounted") == 0) {
+    c->mounted++;
   } else if (strcmp(event->type, "blob.skipped") == 0) {
     c->skipped++;
   } else if (strcmp(event->type, "manifest.put") == 0) {
@@ -81,9 +84,14 @@ static void make_image(kiln_registry *registry, const char *repository, const ch
   char *layer_desc = NULL, *config_desc = NULL, *digest = NULL;
   char manifest[2048];
   static char layer[100000];
-  const char *config = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}";
+  char config[256];
   size_t i;
+  /* unique per run: a registry keeps blobs of earlier runs */
   for (i = 0; i < sizeof layer; i++) layer[i] = (char)(rand() & 0xff);
+  snprintf(config, sizeof config,
+           "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]},"
+           "\"author\":\"capi test %d %d\"}",
+           (int)getpid(), rand());
   snprintf(layer_path, sizeof layer_path, "%s/layer", dir);
   snprintf(config_path, sizeof config_path, "%s/config", dir);
   write_file(layer_path, layer, sizeof layer);
@@ -223,10 +231,12 @@ static void test_store(const char *location, const char *repository, const char 
   if (OK(kiln_registry_copy(source, copy_to, "{\"parallelBlobs\":2,\"extraTags\":[\"extra\"]}", on_event, &counts,
                             NULL, &json, &err))) {
     CHECK(strstr(json, digest) != NULL);
-    CHECK(strstr(json, "\"blobsCopied\":2") != NULL);
+    /* within one registry the blobs are mounted, between stores copied */
+    CHECK(strstr(json, "\"blobsCopied\":2") != NULL || strstr(json, "\"blobsMounted\":2") != NULL);
   }
   kiln_free(json);
-  CHECK(counts.start == 2 && counts.done == 2 && counts.manifest == 2 && counts.copy_done == 1);
+  CHECK((counts.start == 2 && counts.done == 2) || counts.mounted == 2);
+  CHECK(counts.manifest == 2 && counts.copy_done == 1);
   memset(&counts, 0, sizeof counts);
   err = NULL;
   OK(kiln_registry_copy(source, copy_to, NULL, on_event, &counts, NULL, NULL, &err));
@@ -259,7 +269,7 @@ int main(void) {
   const char *remote = getenv("KILN_TEST_REGISTRY");
   const char *ci = getenv("CI");
   if (!mkdtemp(dir)) return 2;
-  srand(42);
+  srand((unsigned)time(NULL) ^ (unsigned)getpid());
 
   test_errors(dir);
   snprintf(location, sizeof location, "oci:%s/layout", dir);
