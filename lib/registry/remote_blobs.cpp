@@ -135,7 +135,7 @@ bool RemoteRegistry::mount_blob(const std::string& repository, const Digest& dig
       previous.swap(slot);
       slot = resolved;
     }
-    if (!previous.empty()) delete_session(previous);
+    if (!previous.empty()) delete_session(repository, previous);
     return false;
   }
   throw response_error(response, w);

@@ -93,7 +93,7 @@ RemoteRegistry::~RemoteRegistry() {
     std::lock_guard lock(mutex_);
     left.swap(mount_sessions_);
   }
-  for (const auto& [key, location] : left) delete_session(location);
+  for (const auto& [key, location] : left) delete_session(key.first, location);
 }
 
 std::string RemoteRegistry::describe() const { return "registry " + host_; }
@@ -196,7 +196,7 @@ http::Response RemoteRegistry::send(http::Request& request, const std::vector<st
   return session_->perform(request);
 }
 
-void RemoteRegistry::delete_session(const std::string& location) {
+void RemoteRegistry::delete_session(const std::string& repository, const std::string& location) {
   // Best effort, bounded, and not cancelled by the token of the operation
   // that failed: the session must go away even after a cancel.
   try {
@@ -205,9 +205,9 @@ void RemoteRegistry::delete_session(const std::string& location) {
     request.url = location;
     request.retry = false;
     request.total_timeout = std::chrono::seconds(10);
-    send(request, {}, CancelToken());
-  } catch (const Error&) {
-    // The registry expires abandoned sessions itself.
+    send(request, {auth::repository_scope(repository, "pull,push")}, CancelToken());
+  } catch (...) {
+    // Best effort: the registry expires abandoned sessions itself.
   }
 }
 

@@ -52,7 +52,7 @@ class RemoteRegistry : public Registry {
   void ensure_pinged(const CancelToken& cancel);
   std::string api_url(const std::string& path, const CancelToken& cancel);
   std::string what(const std::string& action) const;  // "... on registry host"
-  void delete_session(const std::string& location);
+  void delete_session(const std::string& repository, const std::string& location);
 
   // Upload helpers (remote_upload.cpp).
   std::string start_upload(const std::string& repository, const CancelToken& cancel);

@@ -281,7 +281,7 @@ void RemoteRegistry::upload_into(const std::string& repository, const Descriptor
       }
     }
   } catch (...) {
-    delete_session(location);
+    delete_session(repository, location);
     throw;
   }
 }
