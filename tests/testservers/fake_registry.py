@@ -30,6 +30,7 @@ import hashlib
 import http.client
 import json
 import re
+import secrets
 import socket
 import struct
 import sys
@@ -57,9 +58,11 @@ def bump(key):
 
 
 # bad-digests content
-GOOD_CONFIG = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+# Unique per run: the shared test registries must not already hold these blobs.
+NONCE = secrets.token_hex(8).encode()
+GOOD_CONFIG = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"n":"' + NONCE + b'"}'
 SERVED_CONFIG = GOOD_CONFIG.replace(b"amd64", b"arm64")  # same size, other bytes
-GOOD_LAYER = b"layer bytes that are right" * 10
+GOOD_LAYER = b"layer bytes that are right" * 10  # fixed: the elsewhere scenario test knows it
 MANIFEST = json.dumps({
     "schemaVersion": 2,
     "mediaType": OCI_MANIFEST,
