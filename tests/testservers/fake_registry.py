@@ -90,6 +90,7 @@ class Handler(BaseHTTPRequestHandler):
             "path": self.path,
             "authorization": auth.partition(" ")[0].lower() if auth else None,
             "fault": fault,
+            "time": time.time(),
         }
         entry.update(extra)
         with LOG_LOCK, open(ARGS.log, "a", encoding="utf-8") as f:

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -197,4 +199,55 @@ TEST_CASE("token auth: push asks for pull,push on the target; a mount adds pull 
   } catch (const kiln::Error& e) {
     CHECK(e.code() == kiln::Errc::unauthorized);
   }
+}
+
+TEST_CASE("token auth with an identity token: the OAuth2 refresh-token grant (POST), no password sent") {
+  std::string host = env("KILN_TEST_REGISTRY_TOKEN");
+  // An offline token from the token server, as `docker login` would store it.
+  std::string out;
+  REQUIRE(run({"curl", "-sS", "--fail", "--cacert", env("KILN_TEST_CA"), "-u", creds(),
+               env("KILN_TEST_TOKEN_REALM") + "?service=" + env("KILN_TEST_TOKEN_SERVICE") + "&offline_token=true"},
+              &out, false) == 0);
+  auto refresh = boost::json::parse(out).as_object().at("refresh_token").as_string();
+  kiln::RegistryOptions options = plain_options();
+  options.credentials = kiln::static_credentials({{host, kiln::Credential{"", "", std::string(refresh)}}});
+  auto registry = kiln::open_remote_registry(host, options);
+  std::string repo = unique_repo("idtoken");
+  auto img = push_small_image(*registry, repo, "v1", 26);
+  CHECK(registry->get_manifest(repo, "v1").bytes == img.manifest.bytes);
+  auto requests = token_requests_for(repo);
+  REQUIRE_FALSE(requests.empty());
+  for (const auto& e : requests) {
+    CHECK(std::string(e.at("method").as_string()) == "POST");
+    CHECK(std::string(e.at("grant_type").as_string()) == "refresh_token");
+    CHECK_FALSE(e.at("authorization").as_bool());
+    CHECK(e.at("status").as_int64() == 200);
+  }
+}
+
+TEST_CASE("a credential helper named in config.json supplies the Basic registry's credentials") {
+  std::string host = env("KILN_TEST_REGISTRY_BASIC");
+  auto dir = std::filesystem::temp_directory_path() / ("kiln-helper-" + random_hex(8));
+  std::filesystem::create_directories(dir);
+  {
+    // The helper checks it is asked for this registry, then answers.
+    std::ofstream helper(dir / "docker-credential-kilntest");
+    helper << "#!/bin/sh\nread url\n[ \"$url\" = \"" << host << "\" ] || { echo \"credentials not found\"; exit 1; }\n"
+           << "printf '{\"ServerURL\":\"%s\",\"Username\":\"" << env("KILN_TEST_REGISTRY_USER")
+           << "\",\"Secret\":\"" << env("KILN_TEST_REGISTRY_PASSWORD") << "\"}' \"$url\"\n";
+  }
+  std::filesystem::permissions(dir / "docker-credential-kilntest", std::filesystem::perms::owner_all);
+  {
+    std::ofstream(dir / "config.json") << "{\"credHelpers\":{\"" << host << "\":\"kilntest\"}}";
+  }
+  std::string old_path = std::getenv("PATH");
+  setenv("PATH", (dir.string() + ":" + old_path).c_str(), 1);
+  kiln::RegistryOptions options = plain_options();
+  options.credentials = kiln::docker_config_credentials(dir / "config.json");
+  auto registry = kiln::open_remote_registry(host, options);
+  std::string repo = unique_repo("helper");
+  auto img = push_small_image(*registry, repo, "v1", 27);
+  setenv("PATH", old_path.c_str(), 1);
+  CHECK(registry->get_manifest(repo, "v1").bytes == img.manifest.bytes);
+  std::filesystem::remove_all(dir);
 }
