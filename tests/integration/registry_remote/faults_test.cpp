@@ -4,7 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -307,4 +309,51 @@ TEST_CASE("pagination follows relative and absolute Links on the same host and r
   CHECK(registry->catalog() == std::vector<std::string>{"r1", "r2", "r3"});
   CHECK(code_of([&] { registry->tags("escape"); }) == kiln::Errc::protocol);
   for (const auto& e : parse_log(server)) CHECK(str(e, "listen") == "127.0.0.1");
+}
+
+namespace {
+
+// Hands out 64 KiB every 100 ms: a 5 MiB upload would take 8 s.
+class SlowReader : public kiln::BlobReader {
+ public:
+  explicit SlowReader(std::string data) : data_(std::move(data)) {}
+  std::size_t read(char* buffer, std::size_t size) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::size_t n = std::min({size, std::size_t{65536}, data_.size() - pos_});
+    std::memcpy(buffer, data_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+
+ private:
+  std::string data_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("cancel during an upload: the call ends cancelled and the upload session is deleted") {
+  std::string upstream = env("KILN_TEST_REGISTRY");
+  FakeRegistry server("proxy", {"--upstream", upstream});
+  auto registry = kiln::open_remote_registry(server.host(), {});
+  std::string repo = unique_repo("cancel-up");
+  std::string data = random_bytes(5 * 1024 * 1024, 37);
+  kiln::Descriptor d;
+  d.digest = kiln::Digest::of(data);
+  d.size = static_cast<std::int64_t>(data.size());
+  SlowReader reader(data);
+  kiln::CancelToken cancel;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    cancel.cancel();
+  });
+  auto code = code_of([&] { registry->put_blob(repo, d, reader, cancel); });
+  canceller.join();
+  CHECK(code == kiln::Errc::cancelled);
+  bool deleted = false;
+  for (const auto& e : parse_log(server)) {
+    if (str(e, "method") == "DELETE" && str(e, "path").find("/blobs/uploads/") != std::string::npos) deleted = true;
+  }
+  CHECK(deleted);
+  CHECK_FALSE(storage_blob(env("KILN_TEST_REGISTRY_STORAGE"), d.digest).has_value());
 }
