@@ -266,8 +266,8 @@ const std::vector<ContextEntry>& DirectoryContext::entries(const EventSink& even
 ContentVersion DirectoryContext::version(const VersionInputs& inputs, const EventSink& events,
                                          const CancelToken& cancel) {
   entries(events, cancel);
-  context::HashRequest request{&*impl_->walked, impl_->options.stat_cache_path, impl_->scan_start_sec,
-                               impl_->options.threads};
+  context::HashRequest request{&*impl_->walked, impl_->root, impl_->options.stat_cache_path,
+                               impl_->scan_start_sec, impl_->options.threads};
   std::size_t files_read = 0;
   auto hashes = context::hash_contents(request, events, cancel, &files_read);
   ContentVersion v = context::make_version(*impl_->walked, hashes, impl_->dockerfile, inputs);
@@ -278,7 +278,7 @@ ContentVersion DirectoryContext::version(const VersionInputs& inputs, const Even
 void DirectoryContext::write_tar(ByteSink& sink, const TarOptions& options, const EventSink& events,
                                  const CancelToken& cancel) {
   entries(events, cancel);
-  context::stream_tar(*impl_->walked, sink, options, events, cancel);
+  context::stream_tar(impl_->root, *impl_->walked, sink, options, events, cancel);
 }
 
 }  // namespace kiln

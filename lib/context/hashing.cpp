@@ -24,15 +24,19 @@ namespace {
 
 constexpr std::size_t kBuffer = 256 * 1024;
 
-std::string hash_file(const WalkedEntry& w, std::vector<char>& buf, const CancelToken& cancel) {
+std::string hash_file(int root_fd, const WalkedEntry& w, std::vector<char>& buf, const CancelToken& cancel) {
   Hasher hasher;
   if (w.inline_data) {
     hasher.update(*w.inline_data);
     return hasher.finish().hex();
   }
-  int fd = ::open(w.source.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = open_beneath(root_fd, w.entry.path);
   if (fd < 0) {
     int e = errno;
+    if (e == ELOOP || e == EXDEV || e == ENOENT) {
+      throw Error(Errc::io, "'" + printable(w.entry.path) + "' was removed or replaced while the build context was "
+                                "read; retry");
+    }
     throw Error(Errc::io, "cannot read '" + printable(w.entry.path) + "' in the build context: " + std::strerror(e) +
                               (e == EACCES ? "; fix its permissions or add it to .dockerignore" : ""));
   }
@@ -40,22 +44,23 @@ std::string hash_file(const WalkedEntry& w, std::vector<char>& buf, const Cancel
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    throw Error(Errc::io, "'" + printable(w.entry.path) + "' changed while the build context was read; retry");
-  }
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  if (w.entry.size > (1u << 20)) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   std::uint64_t total = 0;
   for (;;) {
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int e = errno;
+      if (e == EISDIR || e == EAGAIN) {
+        throw Error(Errc::io, "'" + printable(w.entry.path) + "' was replaced while the build context was read; retry");
+      }
       throw Error(Errc::io, "cannot read '" + printable(w.entry.path) + "': " + std::strerror(e));
     }
     if (n == 0) break;
     hasher.update(buf.data(), static_cast<std::size_t>(n));
     total += static_cast<std::uint64_t>(n);
+    // A short read of a regular file means its end: no extra read() needed.
+    if (static_cast<std::size_t>(n) < buf.size() && total == w.entry.size) break;
     if (total % (16 * kBuffer) == 0 && cancel.cancelled()) check_cancel(cancel);
   }
   if (total != w.entry.size) {
@@ -94,6 +99,13 @@ std::vector<std::string> hash_contents(const HashRequest& request, const EventSi
     todo_bytes += w.entry.size;
   }
 
+  int root_fd = todo.empty() ? -1 : open_root(request.root);
+  struct RootCloser {
+    int fd;
+    ~RootCloser() {
+      if (fd >= 0) ::close(fd);
+    }
+  } root_closer{root_fd};
   std::atomic<std::size_t> next{0};
   std::atomic<std::size_t> done_files{0};
   std::atomic<std::uint64_t> done_bytes{0};
@@ -110,7 +122,7 @@ std::vector<std::string> hash_contents(const HashRequest& request, const EventSi
         if (k >= todo.size()) return;
         check_cancel(cancel);
         const auto& w = entries[todo[k]];
-        hashes[todo[k]] = hash_file(w, buf, cancel);
+        hashes[todo[k]] = hash_file(root_fd, w, buf, cancel);
         done_files.fetch_add(1, std::memory_order_relaxed);
         done_bytes.fetch_add(w.entry.size, std::memory_order_relaxed);
       }
@@ -125,31 +137,40 @@ std::vector<std::string> hash_contents(const HashRequest& request, const EventSi
   threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(todo.size(), 1)));
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  // The calling thread hashes too, and reports progress between its files,
+  // so that events always come from the caller's thread.
   if (events && !todo.empty()) {
-    // The calling thread reports progress while the others hash, so that
-    // events always come from the caller's thread.
-    std::thread helper(work);
-    auto report = [&] {
-      emit(events, "context.progress",
-           {{"phase", "hash"}, {"files", done_files.load()}, {"bytes", done_bytes.load()},
-            {"total_files", todo.size()}, {"total_bytes", todo_bytes}});
-    };
+    std::vector<char> buf(kBuffer);
+    auto last = std::chrono::steady_clock::now();
     try {
-      while (done_files.load() < todo.size() && !failed.load()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        report();
+      for (;;) {
+        if (failed.load(std::memory_order_relaxed)) break;
+        std::size_t k = next.fetch_add(1);
+        if (k >= todo.size()) break;
+        check_cancel(cancel);
+        const auto& w = entries[todo[k]];
+        hashes[todo[k]] = hash_file(root_fd, w, buf, cancel);
+        done_files.fetch_add(1, std::memory_order_relaxed);
+        done_bytes.fetch_add(w.entry.size, std::memory_order_relaxed);
+        auto now = std::chrono::steady_clock::now();
+        if (now - last >= std::chrono::milliseconds(100)) {
+          last = now;
+          emit(events, "context.progress",
+               {{"phase", "hash"}, {"files", done_files.load()}, {"bytes", done_bytes.load()},
+                {"total_files", todo.size()}, {"total_bytes", todo_bytes}});
+        }
       }
     } catch (...) {
       std::lock_guard lock(error_mutex);
       if (!error) error = std::current_exception();
       failed = true;
     }
-    helper.join();
   } else {
     work();
   }
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
+  check_cancel(cancel);
   if (files_read) *files_read = todo.size();
 
   if (!request.stat_cache_path.empty()) {

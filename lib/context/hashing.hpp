@@ -12,6 +12,7 @@ namespace kiln::context {
 
 struct HashRequest {
   const std::vector<WalkedEntry>* entries = nullptr;
+  std::string root;             // what entries are relative to
   std::string stat_cache_path;  // empty: no cache
   std::int64_t scan_start_sec = 0;
   unsigned threads = 0;

@@ -69,11 +69,11 @@ class Output {
                             "discarded: retry");
 }
 
-void copy_file(const WalkedEntry& w, Output& out, std::vector<char>& buf, const CancelToken& cancel) {
-  int fd = ::open(w.source.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+void copy_file(int root_fd, const WalkedEntry& w, Output& out, std::vector<char>& buf, const CancelToken& cancel) {
+  int fd = open_beneath(root_fd, w.entry.path);
   if (fd < 0) {
     int e = errno;
-    if (e == ENOENT || e == ELOOP) changed(w.entry, "was removed or replaced");
+    if (e == ENOENT || e == ELOOP || e == EXDEV) changed(w.entry, "was removed or replaced");
     throw Error(Errc::io, "cannot read '" + printable(w.entry.path) + "' in the build context: " + std::strerror(e) +
                               (e == EACCES ? "; fix its permissions or add it to .dockerignore" : ""));
   }
@@ -81,35 +81,40 @@ void copy_file(const WalkedEntry& w, Output& out, std::vector<char>& buf, const 
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) changed(w.entry, "was replaced");
-  if (static_cast<std::uint64_t>(st.st_size) != w.entry.size) changed(w.entry, "changed size");
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  if (w.entry.size > (1u << 20)) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  // Ask for one byte more than is left: getting it means the file grew.
   std::uint64_t left = w.entry.size;
-  while (left > 0) {
-    ssize_t n = ::read(fd, buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size())));
+  for (;;) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left + 1, buf.size()));
+    ssize_t n = ::read(fd, buf.data(), want);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int e = errno;
+      if (e == EISDIR || e == EAGAIN) changed(w.entry, "was replaced");
       throw Error(Errc::io, "cannot read '" + printable(w.entry.path) + "': " + std::strerror(e));
     }
-    if (n == 0) changed(w.entry, "shrank");
+    if (static_cast<std::uint64_t>(n) > left) changed(w.entry, "grew");
+    if (n == 0) {
+      if (left > 0) changed(w.entry, "shrank");
+      return;
+    }
     out.write(buf.data(), static_cast<std::size_t>(n));
     left -= static_cast<std::uint64_t>(n);
+    // A short read of a regular file means its end.
+    if (left == 0 && static_cast<std::size_t>(n) < want) return;
     check_cancel(cancel);
   }
-  char extra;
-  ssize_t n;
-  do {
-    n = ::read(fd, &extra, 1);
-  } while (n < 0 && errno == EINTR);
-  if (n > 0) changed(w.entry, "grew");
 }
 
 }  // namespace
 
-void stream_tar(const std::vector<WalkedEntry>& entries, ByteSink& sink, const TarOptions& options,
-                const EventSink& events, const CancelToken& cancel) {
+void stream_tar(const std::string& root, const std::vector<WalkedEntry>& entries, ByteSink& sink,
+                const TarOptions& options, const EventSink& events, const CancelToken& cancel) {
+  int root_fd = open_root(root);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{root_fd};
   std::uint64_t total_bytes = 0;
   for (const auto& w : entries) total_bytes += w.entry.size;
   Output out(sink, options);
@@ -148,7 +153,7 @@ void stream_tar(const std::vector<WalkedEntry>& entries, ByteSink& sink, const T
       if (w.inline_data) {
         out.write(w.inline_data->data(), w.inline_data->size());
       } else {
-        copy_file(w, out, buf, cancel);
+        copy_file(root_fd, w, out, buf, cancel);
       }
       out.write(zeros, tar_padding(h.size));
     }

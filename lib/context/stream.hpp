@@ -8,7 +8,8 @@
 
 namespace kiln::context {
 
-void stream_tar(const std::vector<WalkedEntry>& entries, ByteSink& sink, const TarOptions& options,
-                const EventSink& events, const CancelToken& cancel);
+// root: what the entries' paths are relative to.
+void stream_tar(const std::string& root, const std::vector<WalkedEntry>& entries, ByteSink& sink,
+                const TarOptions& options, const EventSink& events, const CancelToken& cancel);
 
 }  // namespace kiln::context

@@ -1,6 +1,10 @@
 #include "context/walk.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -49,26 +53,41 @@ bool valid_utf8(std::string_view s) {
 
 std::string errno_text(int e) { return std::strerror(e); }
 
-std::vector<std::string> read_names(const std::string& full, const std::string& rel) {
+struct Child {
+  std::string name;
+  struct stat st;
+  int stat_errno;
+  bool dirent_dir;
+};
+
+// Lists a directory and stats its children relative to it (no path walk
+// per child), sorted by name. No descriptor stays open afterwards, so the
+// depth of a tree never runs into the descriptor limit.
+std::vector<Child> read_dir(const std::string& full, const std::string& rel) {
   DIR* dir = ::opendir(full.c_str());
   if (!dir) {
     int e = errno;
     throw Error(Errc::io, "cannot read directory '" + printable(rel.empty() ? "." : rel) + "' in the build context: " +
                               errno_text(e) + "; fix its permissions or add it to .dockerignore");
   }
-  std::vector<std::string> names;
+  std::vector<Child> children;
   errno = 0;
   while (dirent* d = ::readdir(dir)) {
     if (std::strcmp(d->d_name, ".") == 0 || std::strcmp(d->d_name, "..") == 0) continue;
-    names.emplace_back(d->d_name);
+    children.push_back(Child{d->d_name, {}, 0, d->d_type == DT_DIR});
   }
   int e = errno;
-  ::closedir(dir);
   if (e) {
+    ::closedir(dir);
     throw Error(Errc::io, "cannot list directory '" + printable(rel.empty() ? "." : rel) + "': " + errno_text(e));
   }
-  std::sort(names.begin(), names.end());
-  return names;
+  std::sort(children.begin(), children.end(), [](const Child& a, const Child& b) { return a.name < b.name; });
+  int fd = ::dirfd(dir);
+  for (auto& c : children) {
+    if (::fstatat(fd, c.name.c_str(), &c.st, AT_SYMLINK_NOFOLLOW) != 0) c.stat_errno = errno;
+  }
+  ::closedir(dir);
+  return children;
 }
 
 std::int64_t ns_of(const struct timespec& ts) {
@@ -77,12 +96,32 @@ std::int64_t ns_of(const struct timespec& ts) {
 
 struct Frame {
   std::string rel;
-  std::vector<std::string> names;
+  std::vector<Child> names;
   std::size_t next = 0;
   std::vector<std::uint8_t> info;
 };
 
 }  // namespace
+
+int open_root(const std::string& root) {
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    throw Error(Errc::io, "cannot open the build context directory '" + printable(root) + "': " + errno_text(e));
+  }
+  return fd;
+}
+
+int open_beneath(int root_fd, const std::string& rel) {
+#ifdef SYS_openat2
+  struct open_how how {};
+  how.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+  long fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof how);
+  if (fd >= 0 || errno != ENOSYS) return static_cast<int>(fd);
+#endif
+  return ::openat(root_fd, rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+}
 
 std::string printable(std::string_view path) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -128,7 +167,7 @@ std::vector<WalkedEntry> walk(const WalkRequest& request, const EventSink& event
   const PatternSet& pm = *request.patterns;
   std::vector<WalkedEntry> out;
   std::vector<Frame> stack;
-  stack.push_back(Frame{"", read_names(request.root, ""), 0, {}});
+  stack.push_back(Frame{"", read_dir(request.root, ""), 0, {}});
   std::vector<std::uint8_t> info;
   auto last_event = std::chrono::steady_clock::now();
   std::size_t visited = 0;
@@ -139,7 +178,8 @@ std::vector<WalkedEntry> walk(const WalkRequest& request, const EventSink& event
       stack.pop_back();
       continue;
     }
-    const std::string& name = frame.names[frame.next++];
+    const Child& child = frame.names[frame.next++];
+    const std::string& name = child.name;
     std::string rel = frame.rel.empty() ? name : frame.rel + "/" + name;
     std::string full = request.root + "/" + rel;
     if ((++visited & 255) == 0) {
@@ -156,13 +196,13 @@ std::vector<WalkedEntry> walk(const WalkRequest& request, const EventSink& event
                                 std::to_string(stack.size()) + "): '" + printable(rel.substr(0, 120)) +
                                 "...'; add the deep directory to .dockerignore");
     }
-    struct stat st {};
-    if (::lstat(full.c_str(), &st) != 0) {
-      int e = errno;
-      throw Error(Errc::io, "cannot stat '" + printable(rel) + "' in the build context: " + errno_text(e) +
-                                (e == ENOENT ? " (it was removed while the context was read; retry)" : ""));
-    }
-    bool is_dir = S_ISDIR(st.st_mode);
+    const struct stat& st = child.st;
+    auto stat_failed = [&] {
+      throw Error(Errc::io, "cannot stat '" + printable(rel) + "' in the build context: " +
+                                errno_text(child.stat_errno) +
+                                (child.stat_errno == ENOENT ? " (it was removed while the context was read; retry)" : ""));
+    };
+    bool is_dir = child.stat_errno ? child.dirent_dir : S_ISDIR(st.st_mode);
     const std::vector<std::uint8_t>* parent = stack.size() > 1 ? &frame.info : nullptr;
     bool skip = pm.size() ? pm.match_with_parent(rel, parent, info) : false;
     if (!pm.size()) info.clear();
@@ -171,11 +211,13 @@ std::vector<WalkedEntry> walk(const WalkRequest& request, const EventSink& event
       if (!is_dir || !pm.exclusions() || !pm.exception_below(rel)) continue;
       // An exception names something below: descend without sending the
       // directory itself, as Docker does.
+      if (child.stat_errno) stat_failed();
       if (stack.size() > 4096) throw Error(Errc::io, "build context is nested too deeply at '" + printable(rel) + "'");
-      auto names = read_names(full, rel);
+      auto names = read_dir(full, rel);
       stack.push_back(Frame{std::move(rel), std::move(names), 0, info});
       continue;
     }
+    if (child.stat_errno) stat_failed();
     if (!valid_utf8(rel)) {
       throw Error(Errc::invalid_argument, "file name '" + printable(rel) +
                                               "' in the build context is not valid UTF-8; rename it or add it to "
@@ -192,7 +234,6 @@ std::vector<WalkedEntry> walk(const WalkRequest& request, const EventSink& event
     if (S_ISREG(st.st_mode)) {
       w.entry.type = EntryType::regular;
       w.entry.size = static_cast<std::uint64_t>(st.st_size);
-      w.source = full;
     } else if (S_ISLNK(st.st_mode)) {
       w.entry.type = EntryType::symlink;
       std::string target(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 256) + 1, '\0');
@@ -217,7 +258,7 @@ std::vector<WalkedEntry> walk(const WalkRequest& request, const EventSink& event
     out.push_back(std::move(w));
     if (is_dir) {
       if (stack.size() > 4096) throw Error(Errc::io, "build context is nested too deeply at '" + printable(rel) + "'");
-      auto names = read_names(full, rel);
+      auto names = read_dir(full, rel);
       stack.push_back(Frame{std::move(rel), std::move(names), 0, info});
     }
   }

@@ -14,8 +14,9 @@ namespace kiln::context {
 
 struct WalkedEntry {
   ContextEntry entry;
-  std::string source;                               // absolute path to read; empty when inline
-  std::shared_ptr<const std::string> inline_data;  // synthesised content (e.g. an outside Dockerfile)
+  // Synthesised content (an outside Dockerfile, the .dockerignore naming
+  // it); null for files read from the root.
+  std::shared_ptr<const std::string> inline_data;
   std::uint64_t ino = 0;
   std::int64_t mtime_ns = 0;
   std::int64_t ctime_ns = 0;
@@ -30,6 +31,13 @@ struct WalkRequest {
 // Throws Error(io) naming the relative path for unreadable directories,
 // names that are not UTF-8, paths too long for the system, files that vanish.
 std::vector<WalkedEntry> walk(const WalkRequest& request, const EventSink& events, const CancelToken& cancel);
+
+// Opens root for openat(); throws Error(io).
+int open_root(const std::string& root);
+// Opens a regular file below root for reading without following any symlink
+// (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has it), so
+// that a directory swapped for a symlink after the walk cannot lead outside.
+int open_beneath(int root_fd, const std::string& rel);
 
 // "x" with control characters shown as \xNN, for error messages.
 std::string printable(std::string_view path);
