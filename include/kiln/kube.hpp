@@ -366,7 +366,7 @@ class Client {
                     const CancelToken& cancel = {});
 
   // Waits until predicate(object) is true; returns that object. Error(timeout)
-  // at `timeout` (0 = none), Error(not_found) when the object is deleted
+  // at `timeout` (0 = none), Error(not_found) when the object does not exist or is deleted
   // while waiting; predicate may throw to fail early.
   Object wait_for(const Resource& resource, const std::string& name, const std::function<bool(const Object&)>& predicate,
                   std::chrono::milliseconds timeout, const std::string& ns = {}, const CancelToken& cancel = {});

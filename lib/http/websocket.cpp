@@ -315,28 +315,24 @@ void WebSocket::send_all(std::string_view data, const CancelToken& cancel, std::
 
 void WebSocket::queue(WsOpcode opcode, std::string_view payload) {
   if (close_sent_) return;
-  if (out_pos_ > 0 && out_pos_ == out_.size()) {
-    out_.clear();
-    out_pos_ = 0;
-  }
-  out_ += ws_encode_frame(opcode, payload, true, random_mask());
+  out_.push_back(ws_encode_frame(opcode, payload, true, random_mask()));
+  pending_ += out_.back().size();
   if (opcode == WsOpcode::close) close_sent_ = true;
 }
 
 void WebSocket::flush() {
-  while (out_pos_ < out_.size()) {
+  while (!out_.empty()) {
+    const std::string& frame = out_.front();
     std::size_t sent = 0;
-    CURLcode rc = curl_easy_send(easy_, out_.data() + out_pos_, out_.size() - out_pos_, &sent);
-    if (rc == CURLE_AGAIN) break;
+    CURLcode rc = curl_easy_send(easy_, frame.data() + out_pos_, frame.size() - out_pos_, &sent);
+    if (rc == CURLE_AGAIN) return;
     if (rc != CURLE_OK) throw curl_error(rc, what_);
     out_pos_ += sent;
-  }
-  if (out_pos_ == out_.size()) {
-    out_.clear();
-    out_pos_ = 0;
-  } else if (out_pos_ > (1u << 20)) {
-    out_.erase(0, out_pos_);
-    out_pos_ = 0;
+    pending_ -= sent;
+    if (out_pos_ == frame.size()) {
+      out_.pop_front();
+      out_pos_ = 0;
+    }
   }
 }
 
@@ -383,12 +379,14 @@ void WebSocket::close(int code, std::string_view reason, std::chrono::millisecon
     payload.append(reason.substr(0, 123));
     queue(WsOpcode::close, payload);
   }
+  // Best effort: the connection is going away either way.
+  auto deadline = std::chrono::steady_clock::now() + timeout;
   try {
-    send_all(std::string_view(out_).substr(out_pos_), CancelToken(), std::chrono::steady_clock::now() + timeout);
-    out_.clear();
-    out_pos_ = 0;
+    while (pending_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      flush();
+      if (pending_ > 0) wait(true, std::chrono::milliseconds(50));
+    }
   } catch (const Error&) {
-    // Best effort: the connection is going away either way.
   }
 }
 

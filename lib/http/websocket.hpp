@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <deque>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -89,7 +90,7 @@ class WebSocket {
 
   // Queues one message (a single frame; masked). Sending happens in flush().
   void queue(WsOpcode opcode, std::string_view payload);
-  std::size_t pending_bytes() const { return out_.size() - out_pos_; }
+  std::size_t pending_bytes() const { return pending_; }
   // Sends as much of the queue as the socket takes without blocking.
   void flush();
 
@@ -115,8 +116,12 @@ class WebSocket {
   std::string protocol_;
   std::string what_;  // "WebSocket https://host/path" for messages
   std::unique_ptr<WsDecoder> decoder_;
-  std::string out_;
-  std::size_t out_pos_ = 0;
+  // Frames waiting to be sent. After CURLE_AGAIN, OpenSSL insists on the
+  // same buffer and length for the retry, so a frame is never moved or
+  // modified once sending it has begun: one string per frame.
+  std::deque<std::string> out_;
+  std::size_t out_pos_ = 0;  // sent bytes of out_.front()
+  std::size_t pending_ = 0;
   bool eof_ = false;
   bool close_sent_ = false;
   bool more_ = false;                // receive() stopped early: data may be buffered in TLS

@@ -97,12 +97,17 @@ Object wait_impl(Client& client, const Resource& resource, const std::string& na
                  const std::function<bool(const Object&)>& predicate, std::chrono::milliseconds timeout,
                  const std::string& ns, const CancelToken& cancel,
                  const std::function<std::string(const Object&)>& describe) {
+  // The object must exist: waiting for something nobody creates would only
+  // end at the deadline, with a less useful message.
+  auto current = client.get(resource, name, ns, cancel);
+  if (predicate(current)) return current;
   WatchOptions options;
   options.namespace_name = ns;
   options.field_selector = "metadata.name=" + name;
+  options.resource_version = object_resource_version(current);
   options.deadline = timeout;
   options.bookmarks = false;
-  std::optional<Object> last, matched;
+  std::optional<Object> last = current, matched;
   try {
     client.watch(resource, options,
           [&](const WatchEvent& event) {
@@ -119,7 +124,7 @@ Object wait_impl(Client& client, const Resource& resource, const std::string& na
           cancel);
   } catch (const Error& e) {
     if (e.code() != Errc::timeout) throw;
-    std::string state = !last ? "it does not exist" : describe ? describe(*last) : "condition not met";
+    std::string state = describe ? describe(*last) : "condition not met";
     throw Error(Errc::timeout, fmt::format("{} {} in namespace {}: not ready within {} s ({})", resource.kind, name,
                                            ns.empty() ? client.default_namespace() : ns, timeout.count() / 1000.0, state));
   }
