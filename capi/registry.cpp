@@ -258,6 +258,13 @@ int kiln_registry_copy(const char* source, const char* destination, const char* 
     ParsedOptions options = parse_options(options_json, true);
     kiln::ImageLocation from = kiln::open_image(source, options.registry, false);
     kiln::ImageLocation to = kiln::open_image(destination, options.registry, true);
+    // One registry object for both ends within one registry: one ping, one
+    // connection pool, one token cache.
+    std::string src(source), dst(destination);
+    if (src.rfind("oci:", 0) != 0 && dst.rfind("oci:", 0) != 0 &&
+        kiln::ImageRef::parse(src).registry() == kiln::ImageRef::parse(dst).registry()) {
+      to.registry = from.registry;
+    }
     kiln::CopyResult result = kiln::copy_image(*from.registry, from.repository, from.reference, *to.registry,
                                                to.repository, to.reference, options.copy, sink_of(callback, payload),
                                                token_of(cancel));

@@ -11,6 +11,16 @@ namespace kiln_cli {
 
 namespace {
 
+// One registry object for both ends of a copy within one registry: one
+// connection pool, one ping, one token cache.
+void share_connection(const std::string& source, const std::string& destination, const kiln::ImageLocation& from,
+                      kiln::ImageLocation& to) {
+  if (source.rfind("oci:", 0) == 0 || destination.rfind("oci:", 0) == 0) return;
+  if (kiln::ImageRef::parse(source).registry() == kiln::ImageRef::parse(destination).registry()) {
+    to.registry = from.registry;
+  }
+}
+
 int copy(Context& c) {
   kiln::CopyOptions options;
   options.platforms = c.all("--platform");
@@ -24,6 +34,7 @@ int copy(Context& c) {
   }
   kiln::ImageLocation from = kiln::open_image(c.args[0], c.registry, false);
   kiln::ImageLocation to = kiln::open_image(c.args[1], c.registry, true);
+  share_connection(c.args[0], c.args[1], from, to);
   kiln::EventSink events = c.verbose ? progress_printer() : kiln::EventSink{};
   kiln::CopyResult result = kiln::copy_image(*from.registry, from.repository, from.reference, *to.registry,
                                              to.repository, to.reference, options, events, c.cancel);

@@ -264,7 +264,7 @@ class BlobCopier {
       try {
         std::rethrow_exception(download_error);
       } catch (const Error& e) {
-        if (!upload_error || e.code() != Errc::cancelled) throw with_context(e, "reading " + blob.digest.str());
+        if (!upload_error || e.code() != Errc::cancelled) throw with_context(e, "reading from " + source_.describe());
       }
     }
     if (upload_error) std::rethrow_exception(upload_error);
@@ -369,11 +369,24 @@ CopyResult copy_image(Registry& source, const std::string& source_repository, co
       if (tag.empty() || Digest::is_valid(tag)) throw Error(Errc::invalid_argument, "extra tag \"" + shorten(tag) + "\" is not a tag");
     }
 
-    BlobCopier copier(source, source_repository, target, target_repository, emitter, counters, operation);
-    copy_blobs(copier, plan.blobs, options.parallel_blobs, operation);
+    // A registry accepts a manifest only when everything it references is
+    // in the repository, so a target that has this manifest has all of it:
+    // only the tags remain to be put. Asking also connects to the target
+    // once before the workers start.
+    auto existing = target.resolve(target_repository, plan.top.digest().str(), operation);
+    bool complete = existing && existing->digest == plan.top.digest();
+    if (complete) {
+      for (const auto& blob : plan.blobs) {
+        counters.skipped++;
+        emitter.emit("blob.skipped", blob_details(blob));
+      }
+    } else {
+      BlobCopier copier(source, source_repository, target, target_repository, emitter, counters, operation);
+      copy_blobs(copier, plan.blobs, options.parallel_blobs, operation);
+    }
     check();
 
-    for (const auto& child : plan.children) {
+    for (const auto& child : complete ? std::vector<Manifest>{} : plan.children) {
       operation.check();
       if (auto existing = target.resolve(target_repository, child.digest().str(), operation);
           existing && existing->digest == child.digest()) {
