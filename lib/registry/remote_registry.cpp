@@ -335,9 +335,10 @@ void RemoteRegistry::delete_manifest(const std::string& repository, const Digest
   if (response.status == 405) {
     auto e = response_error(response, w);
     throw Error(Errc::unsupported,
-                std::string(e.what()) +
-                    ": deletes are disabled on this registry (or it is read-only); enable them with "
-                    "storage.delete.enabled: true in its configuration (REGISTRY_STORAGE_DELETE_ENABLED=true)")
+                w + ": the registry refuses deletes (HTTP 405" +
+                    (e.remote_code().empty() ? std::string() : " " + e.remote_code()) +
+                    "): enable them with storage.delete.enabled: true in its configuration "
+                    "(REGISTRY_STORAGE_DELETE_ENABLED=true), or it is in read-only mode")
         .with_http_status(405)
         .with_remote_code(e.remote_code().empty() ? "UNSUPPORTED" : e.remote_code());
   }

@@ -238,6 +238,7 @@ TEST_CASE("delete on a registry without deletes: a clear error naming storage.de
     CHECK(e.code() == kiln::Errc::unsupported);
     CHECK(e.http_status() == 405);
     CHECK(std::string(e.what()).find("storage.delete.enabled") != std::string::npos);
+    MESSAGE(std::string(e.what()));
   }
   CHECK(skopeo_raw(host, repo, "keep") == img.manifest.bytes);
 }
