@@ -18,7 +18,7 @@ using namespace nettest;
 
 namespace {
 
-std::vector<boost::json::object> parse_log(const FakeRegistry& server) {
+std::vector<boost::json::object> parse_log(const TestServer& server) {
   std::vector<boost::json::object> out;
   for (const auto& line : server.log_lines()) out.push_back(boost::json::parse(line).as_object());
   return out;

@@ -165,35 +165,34 @@ PushedImage push_small_image(kiln::Registry& registry, const std::string& repo, 
   return img;
 }
 
-FakeRegistry::FakeRegistry(const std::string& scenario, const std::vector<std::string>& extra_args) {
-  log_ = std::filesystem::temp_directory_path() / ("kiln-fake-registry-" + random_hex(12) + ".jsonl");
-  std::vector<std::string> argv = {"/usr/bin/python3", std::string(KILN_TESTSERVERS_DIR) + "/fake_registry.py",
-                                   "--scenario", scenario, "--log", log_.string()};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+TestServer::TestServer(const std::string& script, std::vector<std::string> args, int port_lines) {
+  log_ = std::filesystem::temp_directory_path() / ("kiln-test-server-" + random_hex(12) + ".jsonl");
+  std::vector<std::string> argv = {"/usr/bin/python3", std::string(KILN_TESTSERVERS_DIR) + "/" + script, "--log",
+                                   log_.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
   int pipefd[2];
   REQUIRE(pipe2(pipefd, O_CLOEXEC) == 0);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+  std::vector<char*> cargs;
+  for (const auto& a : argv) cargs.push_back(const_cast<char*>(a.c_str()));
+  cargs.push_back(nullptr);
+  int rc = posix_spawn(&pid_, cargs[0], &actions, nullptr, cargs.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   close(pipefd[1]);
-  REQUIRE_MESSAGE(rc == 0, "cannot start /usr/bin/python3 fake_registry.py");
+  REQUIRE_MESSAGE(rc == 0, "cannot start /usr/bin/python3 " << script);
   FILE* f = fdopen(pipefd[0], "r");
   char line[128];
-  int lines = scenario == "elsewhere" || scenario == "pages" ? 2 : 1;
-  for (int i = 0; i < lines && std::fgets(line, sizeof line, f) != nullptr; ++i) {
+  for (int i = 0; i < port_lines && std::fgets(line, sizeof line, f) != nullptr; ++i) {
     std::sscanf(line, "PORT %d", &port_);
     std::sscanf(line, "OTHER_PORT %d", &other_port_);
   }
   std::fclose(f);
-  REQUIRE_MESSAGE(port_ > 0, "fake_registry.py did not report its port");
+  REQUIRE_MESSAGE(port_ > 0, script << " did not report its port");
 }
 
-FakeRegistry::~FakeRegistry() {
+TestServer::~TestServer() {
   if (pid_ > 0) {
     kill(pid_, SIGTERM);
     waitpid(pid_, nullptr, 0);
@@ -202,13 +201,25 @@ FakeRegistry::~FakeRegistry() {
   std::filesystem::remove(log_, ec);
 }
 
-std::vector<std::string> FakeRegistry::log_lines() const {
+std::vector<std::string> TestServer::log_lines() const {
   std::vector<std::string> lines;
   std::ifstream in(log_);
   std::string line;
   while (std::getline(in, line)) lines.push_back(line);
   return lines;
 }
+
+namespace {
+std::vector<std::string> fake_args(const std::string& scenario, const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"--scenario", scenario};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+}  // namespace
+
+FakeRegistry::FakeRegistry(const std::string& scenario, const std::vector<std::string>& extra_args)
+    : TestServer("fake_registry.py", fake_args(scenario, extra_args),
+                 scenario == "elsewhere" || scenario == "pages" ? 2 : 1) {}
 
 kiln::RegistryOptions plain_options() {
   kiln::RegistryOptions o;

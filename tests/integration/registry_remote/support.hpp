@@ -66,13 +66,14 @@ kiln::Manifest make_manifest(const std::string& config, const std::vector<std::s
 PushedImage push_small_image(kiln::Registry& registry, const std::string& repo, const std::string& tag,
                              unsigned seed = 1);
 
-// tests/testservers/fake_registry.py in a child process.
-class FakeRegistry {
+// A tests/testservers/<script> in a child process; it prints `PORT <n>`
+// (and `OTHER_PORT <n>` for a second listener on 127.0.0.2) and logs JSON lines.
+class TestServer {
  public:
-  FakeRegistry(const std::string& scenario, const std::vector<std::string>& extra_args = {});
-  ~FakeRegistry();
-  FakeRegistry(const FakeRegistry&) = delete;
-  FakeRegistry& operator=(const FakeRegistry&) = delete;
+  TestServer(const std::string& script, std::vector<std::string> args, int port_lines);
+  ~TestServer();
+  TestServer(const TestServer&) = delete;
+  TestServer& operator=(const TestServer&) = delete;
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
   int other_port() const { return other_port_; }
   // The request log, one JSON object per line.
@@ -83,6 +84,12 @@ class FakeRegistry {
   int port_ = 0;
   int other_port_ = 0;
   std::filesystem::path log_;
+};
+
+// fake_registry.py --scenario <scenario> [extra_args...]
+class FakeRegistry : public TestServer {
+ public:
+  explicit FakeRegistry(const std::string& scenario, const std::vector<std::string>& extra_args = {});
 };
 
 // Options for a registry from tests/services/up.
