@@ -102,7 +102,8 @@ struct ContextOptions {
   unsigned threads = 0;  // hashing threads; 0 = one per core
 };
 
-// A source of build input.
+// A source of build input. An instance caches its walk and is not safe to
+// use from several threads at once (the C API serialises calls per handle).
 class BuildContext {
  public:
   virtual ~BuildContext() = default;
