@@ -181,19 +181,31 @@ http::Response RemoteRegistry::send(http::Request& request, const std::vector<st
   auth_->authorize(request, scopes, cancel);
   auto response = session_->perform(request);
   if (response.status != 401) return response;
-  if (request.body_source != nullptr && !request.body_source->rewind()) return response;
-  if (!auth_->on_unauthorized(response, scopes, cancel)) {
-    bool has = auth_->has_credentials(cancel);
-    std::string hint = has ? "the credentials configured for " + host_ + " were rejected"
-                           : "no credentials are configured for " + host_ + " (docker login " + host_ + ")";
-    auto info = parse_remote_error(response.body);
-    throw Error(Errc::unauthorized, what(request.method + " " + shorten(http::parse_url(request.url).path)) +
-                                        ": HTTP 401: " + hint)
+  auto refuse = [&](const http::Response& r, const std::string& hint) {
+    auto info = parse_remote_error(r.body);
+    return Error(Errc::unauthorized,
+                 what(request.method + " " + shorten(http::parse_url(request.url).path)) + ": HTTP 401: " + hint)
         .with_http_status(401)
         .with_remote_code(info.code.empty() ? "UNAUTHORIZED" : info.code);
+  };
+  if (!auth_->on_unauthorized(response, scopes, cancel)) {
+    throw refuse(response, auth_->has_credentials(cancel)
+                               ? "the credentials configured for " + host_ + " were rejected"
+                               : "no credentials are configured for " + host_ + " (docker login " + host_ + ")");
   }
+  if (request.body_source != nullptr && !request.body_source->rewind()) return response;
   auth_->authorize(request, scopes, cancel);
-  return session_->perform(request);
+  response = session_->perform(request);
+  if (response.status == 401) {
+    std::string wanted;
+    for (const auto& s : scopes) wanted += (wanted.empty() ? "" : ", ") + s;
+    throw refuse(response, std::string("refused again after authenticating: ") +
+                               (auth_->has_credentials(cancel)
+                                    ? "the credentials configured for " + host_ + " do not grant "
+                                    : "anonymous access does not grant ") +
+                               (wanted.empty() ? std::string("access") : wanted));
+  }
+  return response;
 }
 
 void RemoteRegistry::delete_session(const std::string& repository, const std::string& location) {
