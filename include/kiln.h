@@ -298,7 +298,77 @@ KILN_EXPORT int kiln_context_write_cb(kiln_context *context, kiln_write_cb write
 /* ==== end build context ================================================= */
 
 /* ==== kubernetes (issue 4) ============================================== */
-/* [kube section: owned by the kube C API; add declarations here] */
+/*
+ * A kiln_kube is a Kubernetes API client for one cluster, user and default
+ * namespace, built from a kubeconfig (KUBECONFIG files merged as kubectl
+ * does, ~/.kube/config) or, inside a pod, from the service account. Client
+ * certificates, bearer tokens, token files, basic auth and exec credential
+ * plugins (client.authentication.k8s.io/v1 and v1beta1) are supported; a
+ * malformed kubeconfig is KILN_EINVAL naming the file and the field.
+ *
+ * Objects cross as JSON text, exactly as the API server sends them.
+ * Kubernetes Status errors become KILN_* codes: KILN_ENOTFOUND (NotFound),
+ * KILN_ECONFLICT (AlreadyExists, Conflict, Expired/Gone), KILN_EINVAL
+ * (Invalid, with every field cause in the message; BadRequest),
+ * KILN_EUNAUTHORIZED, KILN_EFORBIDDEN, KILN_EUNAVAILABLE (TooManyRequests
+ * after retries), KILN_ESERVER; kiln_error_remote_code() gives the reason.
+ *
+ * Options (JSON object, every field optional; NULL for none):
+ *   "namespace": "builds"        instead of the context's namespace
+ *   "fieldValidation": "Strict"  "Strict" (default: unknown fields are
+ *                                errors), "Warn" or "Ignore"
+ *   "connectTimeoutMs": 30000, "requestTimeoutMs": 120000, "maxRetries": 4,
+ *   "userAgent": "kiln/0.1"
+ *
+ * Handles are thread-safe. In every call `ns` NULL (or "") means the
+ * handle's namespace and `cancel` may be NULL.
+ */
+typedef struct kiln_kube kiln_kube;
+
+/* Opens a client. `kubeconfig_path` NULL or "": $KUBECONFIG, else
+ * ~/.kube/config, else the in-cluster service account. `context` NULL or "":
+ * the current-context. *out receives a handle owned by the caller
+ * (kiln_kube_free). Nothing is contacted until the first call. */
+KILN_EXPORT int kiln_kube_open(const char *kubeconfig_path, const char *context, const char *options_json,
+                               kiln_kube **out, kiln_error **err);
+/* NULL-safe. Only after every call using the handle has returned. */
+KILN_EXPORT void kiln_kube_free(kiln_kube *kube);
+
+/* The default namespace; borrowed, valid until kiln_kube_free. */
+KILN_EXPORT const char *kiln_kube_namespace(const kiln_kube *kube);
+
+/* GET of one object by apiVersion ("v1", "apps/v1"), kind ("Pod") and name.
+ * Kinds outside the built-in table are looked up in the server's discovery.
+ * *object_json: caller frees with kiln_free. */
+KILN_EXPORT int kiln_kube_get(kiln_kube *kube, const char *api_version, const char *kind, const char *ns,
+                              const char *name, kiln_cancel *cancel, char **object_json, kiln_error **err);
+
+/* Server-side apply ("make it so") of a JSON object that carries apiVersion,
+ * kind and metadata.name; field manager "kiln", conflicts forced. The
+ * object's metadata.namespace wins over `ns`. *result_json (may be NULL):
+ * the object as stored, caller frees with kiln_free. */
+KILN_EXPORT int kiln_kube_apply(kiln_kube *kube, const char *object_json, const char *ns, kiln_cancel *cancel,
+                                char **result_json, kiln_error **err);
+
+/* DELETE of one object. `options_json` may be NULL:
+ *   {"propagationPolicy": "Background"|"Foreground"|"Orphan",
+ *    "gracePeriodSeconds": 0, "ignoreNotFound": false}
+ * Without ignoreNotFound a missing object is KILN_ENOTFOUND. */
+KILN_EXPORT int kiln_kube_delete(kiln_kube *kube, const char *api_version, const char *kind, const char *ns,
+                                 const char *name, const char *options_json, kiln_cancel *cancel, kiln_error **err);
+
+/* Runs argv[0..argc) in a container of a pod (no shell; WebSocket
+ * v5.channel.k8s.io, else v4). `container` NULL: the pod's only container.
+ * `stdin_data` (may be NULL when stdin_size is 0) is streamed to the
+ * command's stdin, which is then closed. stdout and stderr are collected
+ * in memory: *stdout_data / *stderr_data (each may be NULL to discard;
+ * binary, NUL-terminated for convenience, length in *stdout_size /
+ * *stderr_size; caller frees with kiln_free). *exit_code receives the
+ * command's exit status; a command that could not start is an error. */
+KILN_EXPORT int kiln_kube_exec(kiln_kube *kube, const char *ns, const char *pod, const char *container,
+                               const char *const *argv, size_t argc, const void *stdin_data, size_t stdin_size,
+                               kiln_cancel *cancel, int *exit_code, char **stdout_data, size_t *stdout_size,
+                               char **stderr_data, size_t *stderr_size, kiln_error **err);
 /* ==== end kubernetes ==================================================== */
 
 #ifdef __cplusplus
