@@ -1,5 +1,6 @@
 """kiln.registry through libkiln, checked with skopeo. Run with /usr/bin/python3;
 KILN_LIBRARY names the built libkiln.so.0."""
+import base64
 import hashlib
 import json
 import os
@@ -146,6 +147,31 @@ class RemoteTest(unittest.TestCase):
             with self.assertRaises(kiln.KilnError) as caught:
                 reg.get_manifest(repo, "v1")
             self.assertEqual(caught.exception.name, "not_found")
+
+    def test_options_inline_credentials_ca_and_chunks(self):
+        host = service("KILN_TEST_REGISTRY_BASIC")
+        ca = service("KILN_TEST_CA")
+        cert_dir = service("KILN_TEST_CERT_DIR")
+        user, password = service("KILN_TEST_REGISTRY_USER"), service("KILN_TEST_REGISTRY_PASSWORD")
+        auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+        config = json.dumps({"auths": {host: {"auth": auth}}})
+        repo = f"kiln-python/basic-{os.getpid()}"
+        with tempfile.TemporaryDirectory() as tmp:
+            # 200 kB layer in 64 kB PATCH chunks, credentials from an inline .dockerconfigjson
+            with Registry(host, ca_file=ca, docker_config_json=config, chunk_size=65536) as reg:
+                manifest, digest, layer = build_image(reg, repo, tmp, "v1")
+            out = subprocess.run(["skopeo", "inspect", "--raw", "--cert-dir", cert_dir, "--creds", f"{user}:{password}",
+                                  f"docker://{host}/{repo}:v1"], check=True, capture_output=True).stdout
+            self.assertEqual(out, manifest)
+            with Registry(host, ca_file=ca, anonymous=True) as anonymous:
+                with self.assertRaises(kiln.KilnError) as caught:
+                    anonymous.tags(repo)
+                self.assertEqual(caught.exception.name, "unauthorized")
+                self.assertNotIn(password, caught.exception.message)
+            with Registry(host, docker_config_json=config) as untrusted:  # no CA: TLS verification fails
+                with self.assertRaises(kiln.KilnError) as caught:
+                    untrusted.tags(repo)
+                self.assertIn(host, caught.exception.message)
 
 
 if __name__ == "__main__":
