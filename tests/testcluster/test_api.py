@@ -135,7 +135,7 @@ def _watch(cluster, path, timeout=10):
     u = urllib.parse.urlsplit(cluster.url)
     raw = socket.create_connection((u.hostname, u.port))
     s = cluster.ctx.wrap_socket(raw, server_hostname=u.hostname)
-    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {cluster.token}\r\nAccept: application/json\r\n\r\n".encode())
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {cluster.token}\r\nAccept: application/json\r\nConnection: close\r\n\r\n".encode())
     f = s.makefile("rb")
     status = int(f.readline().split()[1])
     while f.readline() not in (b"\r\n", b""):
@@ -198,3 +198,36 @@ def test_drop_watches(cluster, ns):
     except (OSError, ssl.SSLError):
         ended = True
     assert ended
+
+
+def test_fault_compact_gives_410_and_tokens_can_be_added_and_revoked(cluster, ns):
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    st, _, lst = cluster.request("GET", base)
+    cluster.request("POST", base, cm("c1"))
+    cluster.fault({"action": "compact"})
+    status, f, s = _watch(cluster, f"{base}?watch=1&resourceVersion={lst['metadata']['resourceVersion']}")
+    s.close()
+    assert status == 410
+    st, _, lst2 = cluster.request("GET", base)
+    status, f, s = _watch(cluster, f"{base}?watch=1&resourceVersion={lst2['metadata']['resourceVersion']}&timeoutSeconds=1")
+    s.close()
+    assert status == 200
+    hdr = {"Authorization": "Bearer extra-token-123"}
+    assert cluster.request("GET", "/api/v1/namespaces", headers=hdr)[0] == 401
+    cluster.fault({"action": "add-token", "token": "extra-token-123", "user": "plugin-user"})
+    assert cluster.request("GET", "/api/v1/namespaces", headers=hdr)[0] == 200
+    cluster.fault({"action": "revoke-token", "token": "extra-token-123"})
+    assert cluster.request("GET", "/api/v1/namespaces", headers=hdr)[0] == 401
+
+
+def test_fault_bad_watch_garbage(cluster, ns):
+    cluster.fault({"action": "bad-watch", "mode": "garbage"})
+    status, f, s = _watch(cluster, f"/api/v1/namespaces/{ns}/configmaps?watch=1")
+    body = f.read()
+    s.close()
+    assert status == 200 and b"this is not json" in body
+
+
+def test_unknown_namespace_is_404_before_validation(cluster):
+    st, _, body = cluster.request("POST", "/api/v1/namespaces/no-such-ns/configmaps", cm("x"))
+    assert st == 404 and body["message"] == 'namespaces "no-such-ns" not found'

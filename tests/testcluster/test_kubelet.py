@@ -171,3 +171,21 @@ def test_service_proxy_to_pod_and_loopback(cluster, ns):
         assert hdrs["Location"] == "/v2/x/blobs/uploads/123?_state=abc"
     finally:
         srv.shutdown()
+
+
+def test_job_runs_to_completion(cluster, ns):
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once"},
+           "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+               {"name": "main", "image": BB, "command": ["sh", "-c", "echo job-ran"]}]}}}}
+    st, _, body = cluster.request("POST", f"/apis/batch/v1/namespaces/{ns}/jobs", job)
+    assert st == 201, body
+
+    def complete():
+        st, _, j = cluster.request("GET", f"/apis/batch/v1/namespaces/{ns}/jobs/once")
+        return any(c["type"] == "Complete" and c["status"] == "True" for c in j.get("status", {}).get("conditions", [])) and j
+    j = wait_for(complete, "job Complete", 60)
+    assert j["status"]["succeeded"] == 1
+    st, _, pods = cluster.request("GET", f"/api/v1/namespaces/{ns}/pods?labelSelector=job-name%3Donce")
+    assert len(pods["items"]) == 1
+    st, _, logs = cluster.request("GET", f"/api/v1/namespaces/{ns}/pods/{pods['items'][0]['metadata']['name']}/log")
+    assert logs == b"job-ran\n"

@@ -30,6 +30,7 @@ def main():
         ca_pem = f.read()
     cluster = Cluster(a.state_dir, a.docker_host, a.verbose, ca_pem)
     cluster.loopback_services_file = a.loopback_services
+    cluster.tokens = tokens
     from . import kubelet
     kubelet.INFRA_IMAGE = a.infra_image
     cluster.start()

@@ -19,6 +19,15 @@ class Request:
         v = self.query.get(name)
         return v[-1] if v else default
 
+    def qint(self, name, default=None):
+        v = self.q(name)
+        if v in (None, ""):
+            return default
+        try:
+            return int(v)
+        except ValueError:
+            raise errors.bad_request(f'invalid value for {name}: strconv.ParseInt: parsing "{v}": invalid syntax')
+
     def qbool(self, name):
         return (self.q(name) or "").lower() in ("1", "true")
 
@@ -82,7 +91,13 @@ def _strip(obj):
         obj.get("metadata", {}).pop(k, None)
 
 
+def _namespace_exists(cluster, res, ns):
+    if res.namespaced and cluster.store.try_get(find("", "v1", "namespaces"), None, ns) is None:
+        raise errors.ApiError(404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"})
+
+
 def prepare_create(cluster, res, ns, obj):
+    _namespace_exists(cluster, res, ns)
     meta = obj.setdefault("metadata", {})
     if res.namespaced:
         if meta.get("namespace") and meta["namespace"] != ns:
@@ -268,7 +283,7 @@ def delete_options(req):
         if isinstance(b, dict):
             opts.update(b)
     if req.q("gracePeriodSeconds") is not None:
-        opts["gracePeriodSeconds"] = int(req.q("gracePeriodSeconds"))
+        opts["gracePeriodSeconds"] = req.qint("gracePeriodSeconds")
     if req.q("propagationPolicy"):
         opts["propagationPolicy"] = req.q("propagationPolicy")
     if req.q("orphanDependents") is not None:
@@ -296,7 +311,7 @@ def list_objects(cluster, req, res, ns):
     lp = parse_label_selector(req.q("labelSelector"))
     fp = parse_field_selector(req.q("fieldSelector"), res)
     items, rv = cluster.store.list(res, ns, lambda o: lp(o["metadata"].get("labels")) and fp(o))
-    limit = int(req.q("limit") or 0)
+    limit = req.qint("limit", 0)
     cont = req.q("continue")
     meta = {"resourceVersion": str(rv)}
     if cont:

@@ -22,6 +22,7 @@ class Cluster:
         self.stopping = False
         self.store = Store()
         self.ca_pem = ca_pem
+        self.tokens = {}
         from .faults import Faults
         self.faults = Faults(self)
         self.kubelet = None

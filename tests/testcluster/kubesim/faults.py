@@ -4,6 +4,9 @@
 {"action": "drop-watches"}
 {"action": "delay-scheduling", "seconds": 5}
 {"action": "fail-requests", "code": 429|500, "count": N, "pathContains": "/pods", "retryAfter": 1}
+{"action": "add-token", "token": "t", "user": "u"} / {"action": "revoke-token", "token": "t"}
+{"action": "compact"}   (forget the watch history: older resourceVersions give 410)
+{"action": "bad-watch", "mode": "garbage"|"endless", "count": 1}   (the next watches misbehave)
 {"action": "reset"}
 GET /_test/faults shows the current settings. Reachable only on loopback."""
 
@@ -20,10 +23,15 @@ class Faults:
         self.watch_generation = 0
         self.schedule_delay = 0.0
         self.fail = []   # [code, remaining, path_contains, retry_after]
+        self.bad_watch = []   # modes for the next watch requests
 
     def state(self):
         return {"watchGeneration": self.watch_generation, "scheduleDelaySeconds": self.schedule_delay,
                 "failRequests": [{"code": c, "remaining": n, "pathContains": p} for c, n, p, _ in self.fail]}
+
+    def take_bad_watch(self):
+        with self.lock:
+            return self.bad_watch.pop(0) if self.bad_watch else None
 
     def take_injected_error(self, path):
         with self.lock:
@@ -71,12 +79,27 @@ class Faults:
                 self.cluster.kubelet.evict(req["namespace"], req["pod"], req.get("message"))
             elif act == "oomkill":
                 self.cluster.kubelet.oom_kill(req["namespace"], req["pod"], req.get("container"))
+            elif act == "add-token":
+                self.cluster.tokens[str(req["token"])] = str(req.get("user", "kiln-test-extra"))
+            elif act == "revoke-token":
+                self.cluster.tokens.pop(str(req["token"]), None)
+            elif act == "compact":
+                with self.cluster.store.lock:
+                    self.cluster.store.events.clear()
+                    self.cluster.store.compacted = self.cluster.store.rv
+            elif act == "bad-watch":
+                mode = req.get("mode", "garbage")
+                if mode not in ("garbage", "endless"):
+                    return 400, {"error": "mode must be garbage or endless"}
+                with self.lock:
+                    self.bad_watch += [mode] * int(req.get("count", 1))
             elif act == "reset":
                 with self.lock:
                     self.fail = []
+                    self.bad_watch = []
                 self.schedule_delay = 0.0
             else:
-                return 400, {"error": f"unknown action {act!r}; known: drop-watches, delay-scheduling, fail-requests, evict, oomkill, reset"}
+                return 400, {"error": f"unknown action {act!r}; known: drop-watches, delay-scheduling, fail-requests, evict, oomkill, add-token, revoke-token, compact, bad-watch, reset"}
         except KeyError as e:
             return 400, {"error": f"missing field {e}"}
         except errors.ApiError as e:

@@ -132,15 +132,15 @@ class Kubelet:
         with self.lock:
             self.workers.pop(uid, None)
 
-    def event(self, pod, reason, message, typ="Normal", field=None):
+    def event(self, pod, reason, message, typ="Normal", field=None, component="kubelet"):
         ns = pod["metadata"]["namespace"]
         io = {"kind": "Pod", "namespace": ns, "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"], "apiVersion": "v1"}
         if field:
             io["fieldPath"] = field
         ev = {"metadata": {"generateName": pod["metadata"]["name"] + "."}, "involvedObject": io, "reason": reason,
-              "message": message, "type": typ, "source": {"component": "kubelet", "host": NODE},
-              "firstTimestamp": now(), "lastTimestamp": now(), "count": 1, "reportingComponent": "kubelet",
-              "reportingInstance": NODE}
+              "message": message, "type": typ, "source": {"component": component, **({"host": NODE} if component == "kubelet" else {})},
+              "firstTimestamp": now(), "lastTimestamp": now(), "count": 1, "reportingComponent": component,
+              "reportingInstance": NODE if component == "kubelet" else ""}
         try:
             self.store.create(EVENTS, ns, ev)
         except errors.ApiError:
@@ -195,18 +195,16 @@ class Kubelet:
         previous = req.qbool("previous")
         follow = req.qbool("follow")
         timestamps = req.qbool("timestamps")
-        tail = req.q("tailLines")
-        tail = int(tail) if tail not in (None, "") else None
+        tail = req.qint("tailLines")
         since = None
         if req.q("sinceSeconds"):
-            since = time.time() - int(req.q("sinceSeconds"))
+            since = time.time() - req.qint("sinceSeconds")
         if req.q("sinceTime"):
             try:
                 since = parse_time(req.q("sinceTime"))
             except ValueError:
                 raise errors.bad_request(f'parsing time "{req.q("sinceTime")}" as "2006-01-02T15:04:05Z07:00": cannot parse')
-        limit = req.q("limitBytes")
-        limit = int(limit) if limit else None
+        limit = req.qint("limitBytes")
         rt = None
         if w:
             rt = w.previous.get(cname) if previous else w.current.get(cname)
@@ -371,7 +369,7 @@ class PodWorker:
                 st["phase"] = "Pending"
                 self._cond(st, "PodScheduled", "False", "Unschedulable", msg)
             self.update_status(fn)
-            self.k.event(self.pod, "FailedScheduling", msg, "Warning")
+            self.k.event(self.pod, "FailedScheduling", msg, "Warning", component="default-scheduler")
             return False
 
         def bind(p):
@@ -380,7 +378,7 @@ class PodWorker:
         if new is None or new["metadata"]["uid"] != self.uid:
             return False
         self.pod = new
-        self.k.event(self.pod, "Scheduled", f"Successfully assigned {self.ns}/{self.name} to {NODE}")
+        self.k.event(self.pod, "Scheduled", f"Successfully assigned {self.ns}/{self.name} to {NODE}", component="default-scheduler")
         return True
 
     def gone(self):

@@ -135,7 +135,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         return v
         auth = self.headers.get("Authorization") or ""
         if auth.startswith("Bearer "):
-            user = self.server.tokens.get(auth[7:].strip())
+            user = self.server.cluster.tokens.get(auth[7:].strip())
             if user:
                 return user
         return None
@@ -310,7 +310,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise errors.method_not_allowed()
                 obj = self._body_object(req)
                 if not isinstance(obj, dict):
-                    raise errors.bad_request(f"json: cannot unmarshal {type(obj).__name__} into Go value of type struct")
+                    from .validation import json_kind
+                    raise errors.bad_request(f"json: cannot unmarshal {json_kind(obj)} into Go value of type struct")
                 api.decode_body(req, res, obj)
                 created = api.create(cluster, req, res, ns, obj)
                 return self.send_json(201, created, self._warning_headers(req))

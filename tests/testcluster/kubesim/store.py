@@ -33,6 +33,7 @@ class Store:
         self.events = collections.deque(maxlen=HISTORY)
         self.subscribers = []
         self.names = 0
+        self.compacted = 0   # resourceVersions at or below this are no longer watchable
 
     # -- helpers -------------------------------------------------------------
     def _next_rv(self):
@@ -53,7 +54,7 @@ class Store:
 
     def oldest_rv(self):
         with self.lock:
-            return self.events[0].rv if self.events else self.rv
+            return max(self.events[0].rv if self.events else self.rv, self.compacted + 1)
 
     def _gen_name(self, prefix):
         import random
@@ -218,12 +219,15 @@ class Store:
     def wait_events(self, after_rv, timeout):
         """Events with rv > after_rv, or raise Gone when history no longer covers it."""
         with self.lock:
-            if self.events and after_rv < self.events[0].rv - 1:
-                raise errors.gone(f"too old resource version: {after_rv} ({self.events[0].rv - 1})")
+            self._check_expired(after_rv)
             evs = [e for e in self.events if e.rv > after_rv]
             if not evs and timeout > 0:
                 self.cond.wait(timeout)
-                if self.events and after_rv < self.events[0].rv - 1:
-                    raise errors.gone(f"too old resource version: {after_rv} ({self.events[0].rv - 1})")
+                self._check_expired(after_rv)
                 evs = [e for e in self.events if e.rv > after_rv]
             return evs, self.rv
+
+    def _check_expired(self, after_rv):
+        oldest = self.oldest_rv()
+        if after_rv < oldest - 1:
+            raise errors.gone(f"too old resource version: {after_rv} ({oldest - 1})")

@@ -95,7 +95,14 @@ def _generic_row(o):
     return [o["metadata"]["name"], _age(o["metadata"].get("creationTimestamp"))]
 
 
+def _event_row(o):
+    io = o.get("involvedObject") or {}
+    return [_age(o.get("lastTimestamp") or o["metadata"].get("creationTimestamp")), o.get("type", ""), o.get("reason", ""),
+            f"{(io.get('kind') or '').lower()}/{io.get('name', '')}", o.get("message", "")]
+
+
 KINDS = {
+    "Event": ([_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"), _col("Message")], _event_row),
     "Pod": (POD_COLS, _pod_row),
     "Deployment": ([NAME, _col("Ready"), _col("Up-to-date", "integer"), _col("Available", "integer"), AGE], _deploy_row),
     "Service": ([NAME, _col("Type"), _col("Cluster-IP"), _col("External-IP"), _col("Port(s)"), AGE], _svc_row),

@@ -19,8 +19,8 @@ def serve_watch(h, cluster, req, res, ns, single_name=None, as_table=None):
             return False
         return lp(o["metadata"].get("labels")) and fp(o)
 
-    timeout = req.q("timeoutSeconds")
-    deadline = time.monotonic() + (int(timeout) if timeout else 1800)
+    timeout = req.qint("timeoutSeconds")
+    deadline = time.monotonic() + (timeout if timeout else 1800)
     bookmarks = req.qbool("allowWatchBookmarks")
     rv_param = req.q("resourceVersion") or ""
     send_initial = req.qbool("sendInitialEvents")
@@ -38,7 +38,10 @@ def serve_watch(h, cluster, req, res, ns, single_name=None, as_table=None):
         if last < store.oldest_rv() - 1:
             raise errors.gone(f"too old resource version: {last} ({store.oldest_rv() - 1})")
     gen = cluster.faults.watch_generation
+    bad = cluster.faults.take_bad_watch()
     h.start_chunked(200, "application/json")
+    if bad:
+        return _misbehave(h, bad, deadline)
     first = [True]
 
     def obj_out(o):
@@ -93,5 +96,20 @@ def serve_watch(h, cluster, req, res, ns, single_name=None, as_table=None):
                     "kind": res.kind, "apiVersion": res.group_version, "metadata": {"resourceVersion": str(max(last, cur))}}})
                 last = max(last, cur)
         h.end_chunked()
+    except (BrokenPipeError, ConnectionResetError, OSError):
+        h.close_connection = True
+
+
+def _misbehave(h, mode, deadline):
+    """Fault switch: a watch stream a robust client must survive."""
+    try:
+        if mode == "garbage":
+            h.write_chunk(b'{"type":"ADDED","object":{"kind":\n')
+            h.write_chunk(b"this is not json\n")
+            h.end_chunked()
+            return
+        block = b"a" * 65536
+        while time.monotonic() < deadline:
+            h.write_chunk(block)
     except (BrokenPipeError, ConnectionResetError, OSError):
         h.close_connection = True
