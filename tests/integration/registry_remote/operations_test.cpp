@@ -123,8 +123,10 @@ TEST_CASE("manifests: all four media types round-trip byte for byte; skopeo sees
                                  "\",\"manifests\":" + list_children + "}"};
   registry->put_manifest(repo, "list", docker_list);
 
-  for (auto [tag, m] : {std::pair{"oci", img.manifest}, std::pair{"docker", docker}, std::pair{"index", oci_index},
-                        std::pair{"list", docker_list}}) {
+  for (const auto& entry : {std::pair{"oci", img.manifest}, std::pair{"docker", docker},
+                            std::pair{"index", oci_index}, std::pair{"list", docker_list}}) {
+    const std::string tag = entry.first;
+    const kiln::Manifest& m = entry.second;
     CAPTURE(tag);
     auto got = registry->get_manifest(repo, tag);
     CHECK(got.bytes == m.bytes);
