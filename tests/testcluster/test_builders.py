@@ -95,3 +95,23 @@ def test_buildctl_in_buildkitd_deployment(cluster, ns, registry):
     assert meta["containerimage.digest"] == registry_digest(registry, repo, "v1")
     r = cluster.kubectl("1.32", "-n", ns, "exec", podname, "--", "buildctl", "build", "--frontend=gateway.v0", check=False)
     assert r.returncode == 1 and b"only dockerfile.v0 is emulated" in r.stderr
+
+
+def test_blob_upload_to_test_registry_through_service_proxy(cluster, registry):
+    """The mapped service kiln-test/registry:5000 reaches the real test registry."""
+    import hashlib
+    import urllib.parse
+    repo = f"testcluster/proxied-{uuid.uuid4().hex[:8]}"
+    base = "/api/v1/namespaces/kiln-test/services/registry:5000/proxy"
+    st, hdrs, _ = cluster.request("POST", f"{base}/v2/{repo}/blobs/uploads/", b"", "application/octet-stream")
+    assert st == 202, hdrs
+    loc = hdrs["Location"]
+    u = urllib.parse.urlsplit(loc)
+    assert u.path.startswith(base + f"/v2/{repo}/blobs/uploads/"), loc
+    data = os.urandom(300000)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    st, hdrs, body = cluster.request("PUT", f"{u.path}?{u.query}&digest={digest}", data, "application/octet-stream")
+    assert st == 201, body
+    req = urllib.request.Request(f"http://{registry}/v2/{repo}/blobs/{digest}", method="HEAD")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert int(r.headers["Content-Length"]) == len(data)

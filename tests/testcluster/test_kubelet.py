@@ -168,7 +168,8 @@ def test_service_proxy_to_pod_and_loopback(cluster, ns):
                                          data, "application/octet-stream")
         assert st == 201 and body["len"] == len(data) and body["path"] == "/v2/x/blobs/uploads/?a=b"
         assert body["auth"] is None   # the API server's credentials never reach the backend
-        assert hdrs["Location"] == "/v2/x/blobs/uploads/123?_state=abc"
+        # like the real proxy, absolute-path Locations are moved under the proxy path
+        assert hdrs["Location"] == f"/api/v1/namespaces/{ns}/services/reg:5000/proxy/v2/x/blobs/uploads/123?_state=abc"
     finally:
         srv.shutdown()
 

@@ -158,9 +158,20 @@ def serve(h, cluster, req, res, ns, seg_name, subpath, full_path):
     if res.kind not in ("Service", "Pod"):
         raise errors.generic_not_found()
     target = resolve(cluster, res, ns, seg_name)
+    if not subpath and not full_path.endswith("/"):
+        # Like the real proxy: an empty backend path redirects to ".../proxy/".
+        _drain(h)
+        q = urllib.parse.urlsplit(h.path).query
+        h.send_response(301)
+        h.send_header("Location", full_path + "/" + ("?" + q if q else ""))
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+        return
     path = "/" + subpath
     if full_path.endswith("/") and not path.endswith("/"):
         path += "/"
+    backend_path = path
+    prepend = full_path[:len(full_path) - len(backend_path)] if full_path.endswith(backend_path) else full_path
     q = urllib.parse.urlsplit(h.path).query
     if q:
         path += "?" + q
@@ -171,7 +182,7 @@ def serve(h, cluster, req, res, ns, seg_name, subpath, full_path):
         raise errors.ApiError(503, "ServiceUnavailable",
                               f"error trying to reach service: dial tcp {target.label}: connect: {e.strerror or e}", {})
     try:
-        _forward(h, up, target, path)
+        _forward(h, up, target, path, prepend)
     finally:
         try:
             up.close()
@@ -186,11 +197,36 @@ def _drain(h):
         pass
 
 
-def _forward(h, up, target, path):
-    lines = [f"{h.command} {path} HTTP/1.1", f"Host: {target.label if target.kind != 'unix' else 'localhost'}"]
+def rewrite_location(loc, backend_host, request_host, prepend):
+    """What the API server's proxy does to a backend's Location header: URLs on
+    the backend (or on the host the client asked for) with an absolute path are
+    moved under the proxy path; other hosts and relative paths pass unchanged."""
+    u = urllib.parse.urlsplit(loc)
+    if u.netloc and u.netloc not in (backend_host, request_host):
+        return loc
+    if not u.path.startswith("/"):
+        return loc
+    scheme, netloc = (u.scheme, u.netloc) if u.netloc == request_host and u.netloc else ("", "")
+    if u.path.startswith(prepend):
+        return urllib.parse.urlunsplit((scheme, netloc, u.path, u.query, u.fragment))
+    p = prepend.rstrip("/") + u.path
+    return urllib.parse.urlunsplit((scheme, netloc, p, u.query, u.fragment))
+
+
+CORS = {"access-control-allow-credentials", "access-control-allow-headers", "access-control-allow-methods",
+        "access-control-allow-origin"}
+
+
+def _forward(h, up, target, path, prepend):
+    # The client's Host header goes to the backend unchanged (the real proxy does
+    # not use the backend's address), so backends build URLs on the API server.
+    request_host = h.headers.get("Host") or ""
+    lines = [f"{h.command} {path} HTTP/1.1", f"Host: {request_host or 'localhost'}"]
     for k, v in h.headers.items():
-        if k.lower() not in HOP:
+        if k.lower() not in HOP and k.lower() != "x-forwarded-for":
             lines.append(f"{k}: {v}")
+    xff = h.headers.get("X-Forwarded-For")
+    lines.append(f"X-Forwarded-For: {(xff + ', ') if xff else ''}{h.client_address[0]}")
     chunked_in = h.headers.get("Transfer-Encoding", "").lower() == "chunked"
     length = int(h.headers.get("Content-Length") or 0)
     if chunked_in:
@@ -224,8 +260,10 @@ def _forward(h, up, target, path):
     h.send_response_only(resp.status, resp.reason)
     has_len = resp.getheader("Content-Length") is not None
     for k, v in resp.getheaders():
-        if k.lower() in ("connection", "keep-alive", "transfer-encoding"):
+        if k.lower() in ("connection", "keep-alive", "transfer-encoding") or k.lower() in CORS:
             continue
+        if k.lower() == "location":
+            v = rewrite_location(v, target.label.replace("http://", "").replace("https://", ""), request_host, prepend)
         h.send_header(k, v)
     body_allowed = h.command != "HEAD" and resp.status not in (204, 304) and not (100 <= resp.status < 200)
     chunked_out = body_allowed and not has_len
