@@ -415,6 +415,7 @@ class Client {
   void invalidate_credentials();
 
  private:
+  friend struct ClientAccess;  // lib/kube internals (transport.hpp)
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

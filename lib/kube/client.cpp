@@ -55,7 +55,7 @@ Client::Impl::Impl(Config c, ClientOptions o) : config(std::move(c)), options(st
                                                "name is in the certificate", config.origin));
 }
 
-http::Session& Client::Impl::session(bool streaming, const RequestCredentials& creds) {
+std::shared_ptr<http::Session> Client::Impl::session(bool streaming, const RequestCredentials& creds) {
   std::lock_guard lock(mutex);
   std::string cert_key = creds.client_cert_pem + creds.client_key_pem;
   if (cert_key != session_cert) {
@@ -65,29 +65,31 @@ http::Session& Client::Impl::session(bool streaming, const RequestCredentials& c
     session_cert = cert_key;
   }
   auto& slot = streaming ? stream_session : rest_session;
-  if (!slot) {
-    http::SessionOptions so;
-    so.tls.verify = !config.insecure_skip_tls_verify;
-    if (!config.ca_data.empty()) so.tls.ca_pem = config.ca_data;
-    else so.tls.ca_file = config.ca_file;
-    if (!creds.client_cert_pem.empty()) {
-      so.tls.client_cert_pem = creds.client_cert_pem;
-      so.tls.client_key_pem = creds.client_key_pem;
-    } else {
-      so.tls.client_cert_pem = config.client_cert_data;
-      so.tls.client_key_pem = config.client_key_data;
-      so.tls.client_cert_file = config.client_cert_file;
-      so.tls.client_key_file = config.client_key_file;
-    }
-    if (config.server.rfind("http://", 0) == 0) so.insecure_hosts.push_back(http::url_authority(config.server));
-    so.connect_timeout_ms = options.connect_timeout_ms;
-    so.max_retries = options.max_retries;
-    so.user_agent = options.user_agent;
-    // Watches and followed logs are legitimately silent for minutes.
-    if (streaming) so.low_speed_timeout_s = 0;
-    slot = std::make_unique<http::Session>(so);
+  if (!slot) slot = std::make_shared<http::Session>(session_options(streaming, creds));
+  return slot;
+}
+
+http::SessionOptions Client::Impl::session_options(bool streaming, const RequestCredentials& creds) const {
+  http::SessionOptions so;
+  so.tls.verify = !config.insecure_skip_tls_verify;
+  if (!config.ca_data.empty()) so.tls.ca_pem = config.ca_data;
+  else so.tls.ca_file = config.ca_file;
+  if (!creds.client_cert_pem.empty()) {
+    so.tls.client_cert_pem = creds.client_cert_pem;
+    so.tls.client_key_pem = creds.client_key_pem;
+  } else {
+    so.tls.client_cert_pem = config.client_cert_data;
+    so.tls.client_key_pem = config.client_key_data;
+    so.tls.client_cert_file = config.client_cert_file;
+    so.tls.client_key_file = config.client_key_file;
   }
-  return *slot;
+  if (config.server.rfind("http://", 0) == 0) so.insecure_hosts.push_back(http::url_authority(config.server));
+  so.connect_timeout_ms = options.connect_timeout_ms;
+  so.max_retries = options.max_retries;
+  so.user_agent = options.user_agent;
+  // Watches and followed logs are legitimately silent for minutes.
+  if (streaming) so.low_speed_timeout_s = 0;
+  return so;
 }
 
 http::Headers Client::Impl::headers_for(const RequestCredentials& creds) const {
@@ -126,7 +128,7 @@ http::Response Client::Impl::send(Call& call, const CancelToken& cancel) {
     auto timeout = call.timeout.count() >= 0 ? call.timeout : (call.streaming ? std::chrono::milliseconds(0) : options.request_timeout);
     request.total_timeout = timeout;
     request.cancel = cancel;
-    auto response = session(call.streaming, creds).perform(request);
+    auto response = session(call.streaming, creds)->perform(request);
     if (response.status == 401 && attempt == 0 && !call.body_source && auth.invalidate()) continue;
     return response;
   }

@@ -39,7 +39,10 @@ struct Client::Impl {
   // "GET /api/v1/..." for messages (no query: continue tokens are opaque state).
   static std::string what(const Call& call);
 
-  http::Session& session(bool streaming, const RequestCredentials& creds);
+  // Shared: a session replaced after a certificate change stays alive for
+  // the transfers (and WebSocket handles sharing its connection cache) still using it.
+  std::shared_ptr<http::Session> session(bool streaming, const RequestCredentials& creds);
+  http::SessionOptions session_options(bool streaming, const RequestCredentials& creds) const;
   http::Headers headers_for(const RequestCredentials& creds) const;
   std::string ns(const std::string& given) const { return given.empty() ? config.namespace_name : given; }
 
@@ -49,7 +52,7 @@ struct Client::Impl {
 
   std::mutex mutex;  // sessions and discovery cache
   std::string session_cert;  // client certificate the sessions were built with
-  std::unique_ptr<http::Session> rest_session, stream_session;
+  std::shared_ptr<http::Session> rest_session, stream_session;
   std::map<std::string, Resource> discovered;  // "apiVersion/Kind"
 };
 

@@ -96,6 +96,7 @@ ExecResult Client::exec(const std::string& pod, const ExecRequest& request, cons
   const bool has_deadline = request.timeout.count() > 0;
   const auto deadline = clock::now() + request.timeout;
 
+  std::shared_ptr<http::Session> session;  // declared first: outlives the WebSocket using its share
   std::unique_ptr<http::WebSocket> ws;
   for (int attempt = 0;; ++attempt) {
     auto creds = impl_->auth.current(cancel);
@@ -105,7 +106,8 @@ ExecResult Client::exec(const std::string& pod, const ExecRequest& request, cons
     options.protocols = {"v5.channel.k8s.io", "v4.channel.k8s.io"};
     options.max_message = impl_->options.max_line_bytes;
     http::WsRejection rejection;
-    ws = http::WebSocket::connect(impl_->session(true, creds), options, rejection, cancel);
+    session = impl_->session(true, creds);
+    ws = http::WebSocket::connect(*session, options, rejection, cancel);
     if (ws) break;
     if (rejection.status == 401 && attempt == 0 && impl_->auth.invalidate()) continue;
     auto error = status_error(rejection.status, rejection.body, what);

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "http/client.hpp"
+#include "kube/transport.hpp"
 #include "support.hpp"
 
 using namespace kiln::kube;
@@ -136,4 +138,22 @@ TEST_CASE("exec credential plugin: a token the server rejects is refreshed once 
   request.command = {"true"};
   CHECK(with_plugin.exec(pod, request).exit_code == 0);
   fs::remove_all(dir);
+}
+
+TEST_CASE("proxy_transport: another HTTP client reaches the registry through the API server") {
+  kubetest::env("KILN_TEST_REGISTRY");
+  auto proxy = service_proxy_path("kiln-test", "registry", "5000", "http");
+  auto transport = proxy_transport(client(), proxy);
+  CHECK(transport.base_url == client().url_of(proxy));
+  kiln::http::Session session(transport.session);
+  kiln::http::Request request;
+  request.url = transport.base_url + "/v2/";
+  request.headers = transport.headers({});
+  auto response = session.perform(request);
+  CHECK(response.status == 200);
+  CHECK(response.headers.get("Docker-Distribution-Api-Version").value_or("") == "registry/2.0");
+  CHECK(transport.rewrite_location("/v2/x/blobs/uploads/1?_state=s") ==
+        transport.base_url + "/v2/x/blobs/uploads/1?_state=s");
+  CHECK(transport.rewrite_location("http://10.0.0.7:5000/v2/x/blobs/uploads/2") ==
+        transport.base_url + "/v2/x/blobs/uploads/2");
 }
