@@ -401,6 +401,9 @@ CopyResult copy_image(Registry& source, const std::string& source_repository, co
     for (const auto& ref : references) {
       operation.check();
       target.put_manifest(target_repository, ref, plan.top, operation);
+      if (auto* layout = dynamic_cast<OciLayout*>(&target); layout && Digest::is_valid(ref)) {
+        layout->record_untagged(plan.top);
+      }
       counters.manifests++;
       emitter.emit("manifest.put", manifest_details(plan.top, ref));
     }

@@ -219,6 +219,16 @@ void OciLayout::put_manifest(const std::string&, const std::string& reference, c
   });
 }
 
+void OciLayout::record_untagged(const Manifest& manifest) {
+  Descriptor entry = manifest.descriptor();
+  update_index([&](std::vector<Descriptor>& manifests) {
+    for (const auto& d : manifests) {
+      if (d.digest == entry.digest) return;
+    }
+    manifests.push_back(entry);
+  });
+}
+
 void OciLayout::delete_manifest(const std::string&, const Digest& digest, const CancelToken& cancel) {
   cancel.check();
   std::size_t removed = 0;

@@ -40,6 +40,10 @@ class OciLayout : public Registry {
   std::filesystem::path blob_path(const Digest& digest) const;
   const std::filesystem::path& root() const { return root_; }
 
+  // Lists a manifest stored by digest in index.json without a tag (as
+  // skopeo does for an image copied by digest), so that it is reachable.
+  void record_untagged(const Manifest& manifest);
+
   // Creates oci-layout, index.json and blobs/ when `create` and absent.
   void initialise(bool create);
 

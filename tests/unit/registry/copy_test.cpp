@@ -302,5 +302,8 @@ TEST_CASE("target reference rules") {
   auto by_digest = copy_image(*source, "", image.manifest.digest().str(), *target, "", "");
   CHECK(by_digest.descriptor.digest == image.manifest.digest());
   CHECK(target->resolve("", image.manifest.digest().str()));
+  // Reachable through index.json although untagged: "oci:<dir>" names it.
+  CHECK(target->resolve("", "")->digest == image.manifest.digest());
+  CHECK(target->tags("").empty());
   CHECK(code_of([&] { copy_image(*source, "", "absent", *target, "", "x"); }) == Errc::not_found);
 }
