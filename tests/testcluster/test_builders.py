@@ -115,3 +115,33 @@ def test_blob_upload_to_test_registry_through_service_proxy(cluster, registry):
     req = urllib.request.Request(f"http://{registry}/v2/{repo}/blobs/{digest}", method="HEAD")
     with urllib.request.urlopen(req, timeout=30) as r:
         assert int(r.headers["Content-Length"]) == len(data)
+
+
+def test_kaniko_context_streamed_into_waiting_init_container(cluster, ns, registry):
+    """The reference flow: an init container waits for /tmp/complete, the client
+    streams the context tar into it with exec, then kaniko builds it."""
+    import io
+    import tarfile
+    repo = f"testcluster/kaniko-exec-{uuid.uuid4().hex[:8]}"
+    p = kaniko_pod("kaniko-c", f"{registry}/{repo}:v-2")
+    p["spec"]["initContainers"][0]["command"] = ["sh", "-c", "while [ ! -f /tmp/complete ]; do sleep 0.2; done"]
+    st, _, body = cluster.request("POST", f"/api/v1/namespaces/{ns}/pods", p)
+    assert st == 201, body
+
+    def init_running():
+        c = ((pod(cluster, ns, "kaniko-c") or {}).get("status", {}).get("initContainerStatuses") or [{}])[0]
+        return "running" in c.get("state", {})
+    wait_for(init_running, "init container running", 60)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, data in (("Dockerfile", b"FROM scratch\nCOPY payload.bin /payload.bin\n"), ("payload.bin", os.urandom(2 << 20))):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+    cluster.kubectl("1.32", "-n", ns, "exec", "-i", "kaniko-c", "-c", "init", "--",
+                    "tar", "-xf", "-", "-C", "/kaniko/buildcontext", input=buf.getvalue())
+    cluster.kubectl("1.32", "-n", ns, "exec", "kaniko-c", "-c", "init", "--", "touch", "/tmp/complete")
+    wait_for(lambda: phase(cluster, ns, "kaniko-c") in ("Succeeded", "Failed"), "kaniko pod done", 180)
+    p = pod(cluster, ns, "kaniko-c")
+    assert p["status"]["phase"] == "Succeeded"
+    assert registry_digest(registry, repo, "v-2") == p["status"]["containerStatuses"][0]["state"]["terminated"]["message"]

@@ -4,6 +4,7 @@ import base64
 import http.server
 import json
 import threading
+import time
 
 import pytest
 
@@ -190,3 +191,33 @@ def test_job_runs_to_completion(cluster, ns):
     assert len(pods["items"]) == 1
     st, _, logs = cluster.request("GET", f"/api/v1/namespaces/{ns}/pods/{pods['items'][0]['metadata']['name']}/log")
     assert logs == b"job-ran\n"
+
+
+def _ready(cluster, ns, name):
+    p = pod(cluster, ns, name) or {}
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))
+
+
+def test_readiness_probes_exec_and_http(cluster, ns):
+    p = busybox_pod("probed", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www")
+    c = p["spec"]["containers"][0]
+    c["ports"] = [{"containerPort": 8080, "name": "http"}]
+    c["readinessProbe"] = {"exec": {"command": ["sh", "-c", "test -f /tmp/ready"]}, "periodSeconds": 1, "failureThreshold": 1}
+    create(cluster, ns, p)
+    wait_for(lambda: phase(cluster, ns, "probed") == "Running", "Running")
+    time.sleep(2)
+    assert not _ready(cluster, ns, "probed")
+    cluster.kubectl("1.32", "-n", ns, "exec", "probed", "--", "touch", "/tmp/ready")
+    wait_for(lambda: _ready(cluster, ns, "probed"), "Ready after the probe passes", 30)
+    h = busybox_pod("httpprobed", "sleep 2; mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www")
+    h["spec"]["containers"][0]["ports"] = [{"containerPort": 8080, "name": "http"}]
+    h["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"path": "/index.html", "port": "http"}, "periodSeconds": 1}
+    create(cluster, ns, h)
+    wait_for(lambda: _ready(cluster, ns, "httpprobed"), "Ready via httpGet", 30)
+
+
+def test_liveness_probe_restarts_container(cluster, ns):
+    p = busybox_pod("live", "sleep 1000")
+    p["spec"]["containers"][0]["livenessProbe"] = {"exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 2}
+    create(cluster, ns, p)
+    wait_for(lambda: (status_of(cluster, ns, "live") or {}).get("restartCount", 0) >= 1, "a liveness restart", 60)

@@ -258,6 +258,7 @@ class PodWorker:
         self.evicted = None
         self.mounts = {}
         self.backoff_until = {}
+        self.probe_states = {}   # (container, kind) -> ProbeState
 
     # -- status ----------------------------------------------------------------------
     def update_status(self, fn):
@@ -618,7 +619,7 @@ class PodWorker:
         if "terminated" in (prev.get("state") or {}):
             last = {"terminated": prev["state"]["terminated"]}
         table[n] = {"name": n, "state": {"running": {"startedAt": rt.started_at() or now()}}, "lastState": last,
-                    "ready": not init, "restartCount": self.restarts.get(n, 0), "image": c["image"],
+                    "ready": not init and not c.get("readinessProbe"), "restartCount": self.restarts.get(n, 0), "image": c["image"],
                     "imageID": f"docker-pullable://{c['image']}", "containerID": rt.container_id, "started": True}
         return rt
 
@@ -769,6 +770,8 @@ class PodWorker:
                 rt = self.current.get(n)
                 if rt is None:
                     continue
+                if self._probe(c, rt):
+                    changed = True
                 try:
                     res = rt.poll()
                 except DockerError:
@@ -799,6 +802,40 @@ class PodWorker:
                     break
             time.sleep(0.25)
         self.monitor_terminal()
+
+    def _probe(self, c, rt):
+        """Runs due probes of a running container; True when its status changed."""
+        from . import builder, probes
+        n = c["name"]
+        changed = False
+        now_t = time.time()
+        for kind in ("readinessProbe", "livenessProbe"):
+            spec = c.get(kind)
+            if not spec:
+                continue
+            key = (n, kind, id(rt))
+            ps = self.probe_states.get(key)
+            if ps is None:
+                ps = self.probe_states[key] = probes.ProbeState(spec, now_t)
+            if not ps.due(now_t):
+                continue
+            emulated_ok = builder.BUILDKIT_RE.search(c.get("image", "")) is not None and \
+                (spec.get("exec") or {}).get("command", [""])[0].endswith("buildctl")
+            ok, msg = probes.run(spec, c, self.docker, rt, self.infra.inspect()["State"]["Pid"], emulated_ok)
+            before = ps.result
+            result = ps.record(ok, time.time())
+            if not ok:
+                self.k.event(self.pod, "Unhealthy", f"{'Readiness' if kind == 'readinessProbe' else 'Liveness'} probe failed: {msg}",
+                             "Warning", f"spec.containers{{{n}}}")
+            if kind == "readinessProbe" and result is not None and result != before:
+                st = self.statuses.get(n)
+                if st and "running" in st.get("state", {}):
+                    st["ready"] = bool(result)
+                    changed = True
+            if kind == "livenessProbe" and result is False:
+                self.k.event(self.pod, "Killing", f"Container {n} failed liveness probe, will be restarted", field=f"spec.containers{{{n}}}")
+                rt.kill()
+        return changed
 
     def monitor_terminal(self):
         """After the pod is done: wait for deletion, stopping containers gracefully."""

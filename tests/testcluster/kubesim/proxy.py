@@ -18,7 +18,7 @@ from .resources import find
 SERVICES, PODS, ENDPOINTS = find("", "v1", "services"), find("", "v1", "pods"), find("", "v1", "endpoints")
 ANNOTATION = "testcluster.kiln.dev/loopback"
 HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
-       "authorization", "host", "content-length"}
+       "authorization", "host", "content-length", "expect"}
 
 
 def _split(seg):
