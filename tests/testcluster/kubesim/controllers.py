@@ -84,6 +84,7 @@ class Controllers:
                 traceback.print_exc()
 
     def resync(self):
+        self.prune_events()
         self.namespaces()
         self.gc()
         for d in self.store.list(R("apps", "deployments"))[0]:
@@ -97,6 +98,19 @@ class Controllers:
         for j in self.store.list(R("batch", "jobs"))[0]:
             self.job(j)
         self.endpoints()
+
+    def prune_events(self, keep=2000):
+        """Core events expire in a real cluster (1 h TTL); here the oldest go beyond `keep`."""
+        evres = R("", "events")
+        evs = self.store.list(evres)[0]
+        if len(evs) <= keep:
+            return
+        evs.sort(key=lambda e: int(e["metadata"]["resourceVersion"]))
+        for e in evs[:len(evs) - keep]:
+            try:
+                self.store.delete(evres, e["metadata"]["namespace"], e["metadata"]["name"])
+            except errors.ApiError:
+                pass
 
     # -- garbage collection ---------------------------------------------------
     def gc(self):

@@ -54,6 +54,7 @@ class Kubelet:
         self.q = queue.Queue()
         self.store.subscribe(self.q)
         self._ips = itertools.count(2)
+        self.event_names = {}   # (pod uid, reason, message, field) -> event name, to count repeats
         self.ip_of = {}
 
     # -- lifecycle -----------------------------------------------------------------
@@ -137,12 +138,21 @@ class Kubelet:
         io = {"kind": "Pod", "namespace": ns, "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"], "apiVersion": "v1"}
         if field:
             io["fieldPath"] = field
+        key = (pod["metadata"]["uid"], reason, message, field)
+        known = self.event_names.get(key)
+        if known:
+            def bump(e):
+                e["count"] = e.get("count", 1) + 1
+                e["lastTimestamp"] = now()
+            if self.store.mutate(EVENTS, ns, known, bump) is not None:
+                return
         ev = {"metadata": {"generateName": pod["metadata"]["name"] + "."}, "involvedObject": io, "reason": reason,
               "message": message, "type": typ, "source": {"component": component, **({"host": NODE} if component == "kubelet" else {})},
               "firstTimestamp": now(), "lastTimestamp": now(), "count": 1, "reportingComponent": component,
               "reportingInstance": NODE if component == "kubelet" else ""}
         try:
-            self.store.create(EVENTS, ns, ev)
+            created = self.store.create(EVENTS, ns, ev)
+            self.event_names[key] = created["metadata"]["name"]
         except errors.ApiError:
             pass
 

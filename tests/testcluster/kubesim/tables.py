@@ -101,7 +101,29 @@ def _event_row(o):
             f"{(io.get('kind') or '').lower()}/{io.get('name', '')}", o.get("message", "")]
 
 
+def _rs_row(o):
+    st, sp = o.get("status") or {}, o.get("spec") or {}
+    return [o["metadata"]["name"], sp.get("replicas", 1), st.get("replicas", 0), st.get("readyReplicas", 0),
+            _age(o["metadata"].get("creationTimestamp"))]
+
+
+def _sts_row(o):
+    st, sp = o.get("status") or {}, o.get("spec") or {}
+    return [o["metadata"]["name"], f"{st.get('readyReplicas', 0)}/{sp.get('replicas', 1)}", _age(o["metadata"].get("creationTimestamp"))]
+
+
+def _ds_row(o):
+    st = o.get("status") or {}
+    return [o["metadata"]["name"], st.get("desiredNumberScheduled", 0), st.get("currentNumberScheduled", 0),
+            st.get("numberReady", 0), st.get("updatedNumberScheduled", 0), st.get("numberAvailable", 0),
+            _age(o["metadata"].get("creationTimestamp"))]
+
+
 KINDS = {
+    "ReplicaSet": ([NAME, _col("Desired", "integer"), _col("Current", "integer"), _col("Ready", "integer"), AGE], _rs_row),
+    "StatefulSet": ([NAME, _col("Ready"), AGE], _sts_row),
+    "DaemonSet": ([NAME, _col("Desired", "integer"), _col("Current", "integer"), _col("Ready", "integer"),
+                   _col("Up-to-date", "integer"), _col("Available", "integer"), AGE], _ds_row),
     "Event": ([_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"), _col("Message")], _event_row),
     "Pod": (POD_COLS, _pod_row),
     "Deployment": ([NAME, _col("Ready"), _col("Up-to-date", "integer"), _col("Available", "integer"), AGE], _deploy_row),
