@@ -1,6 +1,7 @@
 // `kiln version` and `kiln context`: the content version, the file list and
 // the tar stream of a build context.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -91,6 +92,24 @@ int archive(Context& c) {
     if (::isatty(1)) throw UsageError{"refusing to write a tar stream to a terminal; redirect it or use -o FILE"};
     kiln::FdSink sink(1);
     context.write_tar(sink, options, printer(c), c.cancel);
+    return 0;
+  }
+  struct stat st {};
+  if (::stat(out.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    // A device or FIFO (e.g. /dev/null): write straight into it.
+    int fd = ::open(out.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      throw kiln::Error(kiln::Errc::io, "cannot open '" + out + "': " + std::strerror(e));
+    }
+    kiln::FdSink sink(fd);
+    try {
+      context.write_tar(sink, options, printer(c), c.cancel);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    ::close(fd);
     return 0;
   }
   std::string tmp = out + ".kiln-partial";
