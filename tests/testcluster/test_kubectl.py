@@ -157,3 +157,22 @@ def test_deployment_rollout_and_cascading_delete(cluster, ns, v):
     cluster.kubectl(v, "-n", ns, "delete", "deployment", "web")
     wait_for(lambda: not json.loads(cluster.kubectl(v, "-n", ns, "get", "pods,rs", "-o", "json").stdout)["items"],
              "replicaset and pods garbage-collected", 60)
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_statefulset_and_daemonset(cluster, ns, v):
+    tmpl = {"metadata": {"labels": {"app": "x"}},
+            "spec": {"terminationGracePeriodSeconds": 1,
+                     "containers": [{"name": "main", "image": "kiln-test/busybox:latest", "command": ["sleep", "100000"]}]}}
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+           "spec": {"replicas": 2, "serviceName": "db", "selector": {"matchLabels": {"app": "x"}}, "template": tmpl}}
+    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+          "spec": {"selector": {"matchLabels": {"app": "y"}},
+                   "template": dict(tmpl, metadata={"labels": {"app": "y"}})}}
+    cluster.kubectl(v, "-n", ns, "apply", "-f", "-", input=(json.dumps(sts) + "\n" + json.dumps(ds)).encode())
+    cluster.kubectl(v, "-n", ns, "rollout", "status", "statefulset/db", "--timeout=60s", timeout=90)
+    cluster.kubectl(v, "-n", ns, "rollout", "status", "daemonset/agent", "--timeout=60s", timeout=90)
+    names = cluster.kubectl(v, "-n", ns, "get", "pods", "-l", "app=x", "-o", "name").stdout.decode().split()
+    assert names == ["pod/db-0", "pod/db-1"]
+    table = cluster.kubectl(v, "-n", ns, "get", "sts,ds").stdout.decode()
+    assert "2/2" in table and "agent" in table

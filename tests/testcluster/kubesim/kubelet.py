@@ -555,6 +555,8 @@ class PodWorker:
             ref, tag = image.split("@", 1)
         elif ":" in last:
             ref, tag = image.rsplit(":", 1)
+        self.k.event(self.pod, "Pulling", f'Pulling image "{image}"', field=f"spec.containers{{{c['name']}}}")
+        t0 = time.time()
         headers = {}
         auth = self._pull_auth(image)
         if auth:
@@ -569,6 +571,8 @@ class PodWorker:
             raise volumes.NotReady("ErrImagePull", f'failed to pull image "{image}": {e.message}')
         if not self.docker.image_exists(image):
             raise volumes.NotReady("ErrImagePull", f'failed to pull image "{image}"')
+        self.k.event(self.pod, "Pulled", f'Successfully pulled image "{image}" in {time.time() - t0:.3f}s',
+                     field=f"spec.containers{{{c['name']}}}")
 
     def _pull_auth(self, image):
         import base64

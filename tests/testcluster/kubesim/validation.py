@@ -385,6 +385,11 @@ def validate(res, obj, out):
         _check_name(causes, "metadata.name", name,
                     {"Namespace": "label", "Service": "1035"}.get(res.kind, "sub"))
     _check_labels(causes, "metadata.labels", meta.get("labels"))
+    ann = meta.get("annotations") or {}
+    if isinstance(ann, dict):
+        size = sum(len(k) + len(v) for k, v in ann.items() if isinstance(v, str))
+        if size > 262144:
+            causes.append(("FieldValueTooLong", "metadata.annotations", "Too long: must have at most 262144 bytes"))
     for i, ref in enumerate(meta.get("ownerReferences") or []):
         for f in ("apiVersion", "kind", "name", "uid"):
             if not ref.get(f):
