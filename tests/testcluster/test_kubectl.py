@@ -176,3 +176,27 @@ def test_statefulset_and_daemonset(cluster, ns, v):
     assert names == ["pod/db-0", "pod/db-1"]
     table = cluster.kubectl(v, "-n", ns, "get", "sts,ds").stdout.decode()
     assert "2/2" in table and "agent" in table
+
+
+def test_rolling_update_and_progress_deadline(cluster, ns):
+    v = "1.32"
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "roll"},
+           "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "roll"}},
+                    "template": {"metadata": {"labels": {"app": "roll"}},
+                                 "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+                                     {"name": "main", "image": "kiln-test/busybox:latest", "command": ["sleep", "100000"]}]}}}}
+    cluster.kubectl(v, "-n", ns, "apply", "-f", "-", input=json.dumps(dep).encode())
+    cluster.kubectl(v, "-n", ns, "rollout", "status", "deploy/roll", "--timeout=60s", timeout=90)
+    cluster.kubectl(v, "-n", ns, "set", "env", "deploy/roll", "B=2")
+    out = cluster.kubectl(v, "-n", ns, "rollout", "status", "deploy/roll", "--timeout=90s", timeout=120).stdout.decode()
+    # maxSurge/maxUnavailable 25%: the new replicaset grows while the old one shrinks
+    assert "new replicas have been updated" in out and "successfully rolled out" in out
+    rses = json.loads(cluster.kubectl(v, "-n", ns, "get", "rs", "-o", "json").stdout)["items"]
+    assert sorted(r["spec"]["replicas"] for r in rses) == [0, 4]
+    stuck = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "stuck"},
+             "spec": {"progressDeadlineSeconds": 2, "selector": {"matchLabels": {"app": "stuck"}},
+                      "template": {"metadata": {"labels": {"app": "stuck"}},
+                                   "spec": {"containers": [{"name": "main", "image": "127.0.0.1:1/absent:v1"}]}}}}
+    cluster.kubectl(v, "-n", ns, "apply", "-f", "-", input=json.dumps(stuck).encode())
+    r = cluster.kubectl(v, "-n", ns, "rollout", "status", "deploy/stuck", "--timeout=60s", check=False, timeout=90)
+    assert r.returncode != 0 and b'deployment "stuck" exceeded its progress deadline' in r.stderr

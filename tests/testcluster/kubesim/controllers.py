@@ -2,8 +2,10 @@
 jobs, endpoints, garbage collection of dependents, namespace termination.
 Level-triggered: any change kicks a full resync (object counts are tiny)."""
 
+import calendar
 import copy
 import hashlib
+import math
 import json
 import queue
 import threading
@@ -44,6 +46,13 @@ def _hash(tmpl):
         out += alphabet[n % len(alphabet)]
         n //= len(alphabet)
     return out
+
+
+def _resolve(v, total, round_up):
+    if isinstance(v, str) and v.endswith("%"):
+        x = total * int(v[:-1]) / 100
+        return int(math.ceil(x)) if round_up else int(math.floor(x))
+    return int(v)
 
 
 def _cond(typ, status, reason, message, old=None):
@@ -196,18 +205,16 @@ class Controllers:
                                                "deployment.kubernetes.io/max-replicas": str(replicas + 1),
                                                "deployment.kubernetes.io/revision": str(max(revs + [0]) + 1)},
                                "ownerReferences": [_owner_ref(d, res_d)]},
-                  "spec": {"replicas": replicas, "selector": sel, "template": tmpl}}
+                  "spec": {"replicas": 0, "selector": sel, "template": tmpl}}
             from . import defaults
             defaults.apply_defaults(res_rs, rs)
             try:
                 new = self.store.create(res_rs, ns, rs)
             except errors.ApiError:
                 return
-        elif new["spec"].get("replicas") != replicas:
-            new = self.store.mutate(res_rs, ns, new["metadata"]["name"], lambda x: x["spec"].__setitem__("replicas", replicas))
-        for rs in rses:
-            if rs["metadata"]["uid"] != new["metadata"]["uid"] and rs["spec"].get("replicas", 0) != 0:
-                self.store.mutate(res_rs, ns, rs["metadata"]["name"], lambda x: x["spec"].__setitem__("replicas", 0))
+        olds = [rs for rs in rses if rs["metadata"]["uid"] != new["metadata"]["uid"]]
+        if not spec.get("paused"):
+            self._scale(d, new, olds, replicas)
         pods = [p for rs in rses + [new] for p in self._pods_of(rs) if _active(p)]
         seen = set()
         pods = [p for p in pods if not (p["metadata"]["uid"] in seen or seen.add(p["metadata"]["uid"]))]
@@ -222,19 +229,20 @@ class Controllers:
         if len(pods) - len(ready) > 0:
             st["unavailableReplicas"] = len(pods) - len(ready)
         st = {k: v for k, v in st.items() if v or k in ("observedGeneration",)}
+        ru = (spec.get("strategy") or {}).get("rollingUpdate") or {}
+        min_avail = replicas - (_resolve(ru.get("maxUnavailable", "25%"), replicas, False)
+                                if (spec.get("strategy") or {}).get("type", "RollingUpdate") == "RollingUpdate" else replicas)
+        has_min = len(ready) >= max(0, min_avail)
         conds = [
-            _cond("Available", "True" if len(ready) >= replicas else "False",
-                  "MinimumReplicasAvailable" if len(ready) >= replicas else "MinimumReplicasUnavailable",
-                  "Deployment has minimum availability." if len(ready) >= replicas else "Deployment does not have minimum availability.",
+            _cond("Available", "True" if has_min else "False",
+                  "MinimumReplicasAvailable" if has_min else "MinimumReplicasUnavailable",
+                  "Deployment has minimum availability." if has_min else "Deployment does not have minimum availability.",
                   oldc.get("Available")),
-            _cond("Progressing", "True", "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
-                  f'ReplicaSet "{new["metadata"]["name"]}" has successfully progressed.' if complete else
-                  f'ReplicaSet "{new["metadata"]["name"]}" is progressing.', oldc.get("Progressing")),
+            self._progressing(d, new, complete, st, old_st, oldc.get("Progressing")),
         ]
-        for c in conds:
-            o = oldc.get(c["type"])
-            if o and o.get("status") == c["status"] and o.get("reason") == c["reason"]:
-                c["lastUpdateTime"] = o.get("lastUpdateTime", c["lastUpdateTime"])
+        o = oldc.get("Available")
+        if o and o.get("status") == conds[0]["status"] and o.get("reason") == conds[0]["reason"]:
+            conds[0]["lastUpdateTime"] = o.get("lastUpdateTime", conds[0]["lastUpdateTime"])
         st["conditions"] = conds
         self._set_status(res_d, d, st)
         rev = new["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision")
@@ -242,6 +250,67 @@ class Controllers:
             self.store.mutate(res_d, ns, d["metadata"]["name"],
                               lambda x: x["metadata"].setdefault("annotations", {}).__setitem__("deployment.kubernetes.io/revision", rev),
                               subresource="status")
+
+    def _progressing(self, d, new, complete, st, old_st, old):
+        rsname = new["metadata"]["name"]
+        if complete:
+            c = _cond("Progressing", "True", "NewReplicaSetAvailable", f'ReplicaSet "{rsname}" has successfully progressed.', old)
+            if old and old.get("reason") == "NewReplicaSetAvailable":
+                c["lastUpdateTime"] = old.get("lastUpdateTime", c["lastUpdateTime"])
+            return c
+        counts = lambda x: tuple(x.get(k, 0) for k in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas"))
+        progressed = counts(st) != counts(old_st) or old is None or old.get("message", "").find(f'"{rsname}"') < 0
+        if progressed or old.get("reason") == "NewReplicaSetAvailable":
+            return _cond("Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rsname}" is progressing.', old)
+        if old.get("reason") == "ProgressDeadlineExceeded":
+            return old
+        deadline = d["spec"].get("progressDeadlineSeconds", 600)
+        last = old.get("lastUpdateTime") or now()
+        since = time.time() - calendar.timegm(time.strptime(last, "%Y-%m-%dT%H:%M:%SZ"))
+        if since > deadline:
+            return _cond("Progressing", "False", "ProgressDeadlineExceeded", f'ReplicaSet "{rsname}" has timed out progressing.', old)
+        return old
+
+    def _scale(self, d, new, olds, replicas):
+        """Rolling update (maxSurge/maxUnavailable) or Recreate, one step per resync."""
+        res_rs = R("apps", "replicasets")
+        ns = d["metadata"]["namespace"]
+
+        def set_rep(rs, n):
+            if rs["spec"].get("replicas", 0) != n:
+                self.store.mutate(res_rs, ns, rs["metadata"]["name"], lambda x: x["spec"].__setitem__("replicas", n))
+                rs["spec"]["replicas"] = n
+        strategy = d["spec"].get("strategy") or {}
+        old_pods = [p for rs in olds for p in self._pods_of(rs) if _active(p)]
+        if strategy.get("type") == "Recreate":
+            for rs in olds:
+                set_rep(rs, 0)
+            if not old_pods:
+                set_rep(new, replicas)
+            return
+        if not olds or (not old_pods and all(rs["spec"].get("replicas", 0) == 0 for rs in olds)):
+            set_rep(new, replicas)
+            return
+        ru = strategy.get("rollingUpdate") or {}
+        surge = _resolve(ru.get("maxSurge", "25%"), replicas, True)
+        unavail = _resolve(ru.get("maxUnavailable", "25%"), replicas, False)
+        if surge == 0 and unavail == 0:
+            unavail = 1
+        old_total = sum(rs["spec"].get("replicas", 0) for rs in olds)
+        cur_new = new["spec"].get("replicas", 0)
+        set_rep(new, min(replicas, max(cur_new, replicas + surge - old_total)))
+        new_pods = [p for p in self._pods_of(new) if _active(p)]
+        available = len([p for p in new_pods + old_pods if _ready(p)])
+        can_remove = available - (replicas - unavail)
+        for rs in sorted(olds, key=lambda r: r["metadata"]["creationTimestamp"]):
+            cur = rs["spec"].get("replicas", 0)
+            if cur == 0:
+                continue
+            unready = len([p for p in self._pods_of(rs) if _active(p) and not _ready(p)])
+            remove = min(cur, unready + max(0, can_remove))
+            if remove > 0:
+                set_rep(rs, cur - remove)
+                can_remove -= max(0, remove - unready)
 
     def replicaset(self, rs):
         res = R("apps", "replicasets")
