@@ -3,13 +3,9 @@
 import json
 import socket
 import ssl
-import threading
 import time
 import urllib.parse
 
-import pytest
-
-from helpers import wait_for
 
 
 def cm(name, data=None, **meta):

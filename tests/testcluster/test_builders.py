@@ -4,7 +4,6 @@ to the real test registry; results are checked against the registry itself."""
 
 import json
 import os
-import subprocess
 import urllib.request
 import uuid
 

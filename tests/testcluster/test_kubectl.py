@@ -9,7 +9,7 @@ import time
 import pytest
 import yaml
 
-from helpers import busybox_pod, phase, wait_for
+from helpers import phase, wait_for
 
 VERSIONS = ["1.32", "1.28"]
 POD_YAML = """

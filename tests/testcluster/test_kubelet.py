@@ -6,8 +6,6 @@ import json
 import threading
 import time
 
-import pytest
-
 from helpers import busybox_pod, phase, pod, wait_for
 
 BB = "kiln-test/busybox:latest"

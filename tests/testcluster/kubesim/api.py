@@ -7,7 +7,6 @@ import json
 from . import codec, defaults, errors, patch, validation
 from .resources import find, by_kind
 from .labelsel import parse_label_selector, parse_field_selector
-from .store import now
 
 
 class Request:
@@ -145,8 +144,6 @@ def replace(cluster, req, res, ns, name, body_obj, sub=None):
     if res.namespaced and meta.get("namespace") and meta["namespace"] != ns:
         raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
     cur = cluster.store.get(res, ns, name)
-    if not meta.get("resourceVersion") and res.kind not in ("Service",) and sub is None and res.kind in ("Pod",):
-        pass
     return _write(cluster, req, res, ns, name, cur, obj, sub, check_rv=True)
 
 
@@ -180,7 +177,7 @@ def immutable_checks(res, cur, obj):
                                  "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)")])
     if res.kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet") and (cur.get("spec") or {}).get("selector") != (obj.get("spec") or {}).get("selector"):
         raise errors.invalid(res, cur["metadata"]["name"], [("FieldValueInvalid", "spec.selector",
-                             f"Invalid value: v1.LabelSelector{{MatchLabels:map[string]string{{...}}}}: field is immutable")])
+                             "Invalid value: v1.LabelSelector{MatchLabels:map[string]string{...}}: field is immutable")])
 
 
 def do_patch(cluster, req, res, ns, name, sub=None):
@@ -189,7 +186,7 @@ def do_patch(cluster, req, res, ns, name, sub=None):
         return server_side_apply(cluster, req, res, ns, name)
     if ct not in ("application/merge-patch+json", "application/strategic-merge-patch+json", "application/json-patch+json"):
         raise errors.ApiError(415, "UnsupportedMediaType",
-                              f"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json", {})
+                              "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json", {})
     body = codec.loads_json(req.body)
     cur = cluster.store.get(res, ns, name)
     if ct == "application/json-patch+json":

@@ -22,7 +22,6 @@ import shlex
 import shutil
 import tarfile
 import tempfile
-import threading
 import time
 
 from .containers import LogBuffer
@@ -195,7 +194,7 @@ def run_kaniko(ctx):
         if f.get("cache-repo") and not re.match(r"^[a-z0-9.:-]+(/[a-z0-9._/-]+)$", f.get("cache-repo")):
             raise BuildError(f"Error: --cache-repo {f.get('cache-repo')}: not a repository reference")
         _T0[id(ctx)] = time.time()
-        log.write(f"INFO[0000] Retrieving image manifest (emulated by the kiln test cluster with the test Docker daemon)\n")
+        log.write("INFO[0000] Retrieving image manifest (emulated by the kiln test cluster with the test Docker daemon)\n")
         docker = ctx.cluster.kubelet.docker
         args = {}
         for ba in f.get("build-arg", []):
@@ -210,7 +209,7 @@ def run_kaniko(ctx):
         else:
             host_df = os.path.join(host_ctx, dockerfile)
         if not os.path.isfile(host_df):
-            raise BuildError(f"Error: error resolving dockerfile path: please provide a valid path to a Dockerfile within the build context with --dockerfile")
+            raise BuildError("Error: error resolving dockerfile path: please provide a valid path to a Dockerfile within the build context with --dockerfile")
         image_id, tag = docker_build(docker, host_ctx, host_df, args, f.get("target"), labels, log, ctx)
         auths = _docker_config(ctx, ["/kaniko/.docker"])
         digest = None
@@ -486,7 +485,6 @@ def _buildctl(cluster, pod, rt, argv, out):
         image_id, tag = docker_build(docker, ctx_dir, df, args, opts.get("target"), {}, out, None)
         digest = None
         if push_:
-            w = cluster.kubelet.workers.get(pod["metadata"]["uid"])
             auths = {}
             env = dict(e.split("=", 1) for e in docker.request("GET", f"/containers/{rt.id}/json")["Config"]["Env"] or [] if "=" in e)
             cfg_dir = env.get("DOCKER_CONFIG", "/root/.docker")

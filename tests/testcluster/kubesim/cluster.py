@@ -1,9 +1,7 @@
 """The cluster: store + bootstrap objects + deletion semantics (grace, owner
 references, namespaces) + the wiring of controllers, kubelet and faults."""
 
-import copy
 import datetime
-import queue
 
 from . import errors
 from .resources import find

@@ -1,9 +1,7 @@
 """Containers as the kubelet sees them: a Docker container, or an emulated
 program (builder images that cannot run here) with the same interface."""
 
-import calendar
 import datetime
-import os
 import threading
 import time
 

@@ -4,7 +4,7 @@ stubs kubectl reads to learn that the server supports `fieldValidation`."""
 import hashlib
 import json
 
-from .resources import RESOURCES, GROUPS, by_group
+from .resources import GROUPS, by_group
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-kiln-test", "gitCommit": "0000000000000000000000000000000000000000",
            "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.0", "compiler": "gc",

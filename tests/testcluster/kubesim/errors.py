@@ -76,8 +76,3 @@ def forbidden(message):
 
 def generic_not_found():
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
-
-
-def unsupported_media(ctype):
-    return ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
-                    {}) if ctype else ApiError(415, "UnsupportedMediaType", "missing content type")

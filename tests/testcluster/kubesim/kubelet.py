@@ -13,7 +13,6 @@ import shutil
 import threading
 import time
 import traceback
-import urllib.parse
 
 from . import errors, volumes
 from .containers import DockerContainer, EmulatedContainer
@@ -177,7 +176,7 @@ class Kubelet:
         st = w.current.get(cname) if w else None
         if st is None or w.finished or not w.is_running(cname):
             raise errors.bad_request(f"container {cname} is not running" if w else
-                                     f'unable to upgrade connection: pod does not exist or is not running')
+                                     "unable to upgrade connection: pod does not exist or is not running")
         return pod, w, st
 
     def _pick_container(self, pod, cname):

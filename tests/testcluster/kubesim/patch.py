@@ -135,7 +135,7 @@ def json_patch(target, ops):
         try:
             if kind == "test":
                 if walk(doc, ps) != op.get("value"):
-                    raise errors.ApiError(422, "Invalid", f"the server rejected our request due to an error in our request", {})
+                    raise errors.ApiError(422, "Invalid", "the server rejected our request due to an error in our request", {})
                 continue
             if kind in ("move", "copy"):
                 val = copy.deepcopy(walk(doc, parts(op["from"])))
@@ -169,7 +169,7 @@ def json_patch(target, ops):
             else:
                 raise errors.bad_request(f"Unexpected kind: {kind}")
         except (KeyError, IndexError, ValueError, TypeError):
-            raise errors.ApiError(422, "Invalid", f"the server rejected our request due to an error in our request", {})
+            raise errors.ApiError(422, "Invalid", "the server rejected our request due to an error in our request", {})
     return doc
 
 
@@ -195,7 +195,7 @@ def field_paths(obj, prefix=(), field=None):
                     if mk in ("name", "namespace", "resourceVersion", "uid", "creationTimestamp", "managedFields",
                               "generation"):
                         continue
-                    out |= field_paths(mv, (f"f:metadata", f"f:{mk}"), mk) if isinstance(mv, (dict,)) and mv else {("f:metadata", f"f:{mk}")}
+                    out |= field_paths(mv, ("f:metadata", f"f:{mk}"), mk) if isinstance(mv, (dict,)) and mv else {("f:metadata", f"f:{mk}")}
                 continue
             p = prefix + (f"f:{k}",)
             if isinstance(v, dict) and v:

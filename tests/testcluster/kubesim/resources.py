@@ -1,7 +1,7 @@
 """The resource types the test cluster serves, with the python3-kubernetes model
 that defines each one's schema (field names and types, used by validation)."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

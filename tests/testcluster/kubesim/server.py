@@ -3,12 +3,10 @@ the REST handlers, streaming (watch, logs), WebSocket exec, proxy."""
 
 import http.server
 import json
-import re
 import socket
 import socketserver
 import ssl
 import sys
-import threading
 import traceback
 import urllib.parse
 
@@ -343,12 +341,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             obj = self._body_object(req)
             if not isinstance(obj, dict):
                 raise errors.bad_request("json: cannot unmarshal into Go value of type struct")
-            tmp = dict(obj)
             if sub == "status":
-                tmp = {k: v for k, v in obj.items() if k in ("metadata", "status", "apiVersion", "kind")}
-            out = api.decode_body(req, res, tmp) if sub != "status" else None
-            if sub == "status":
-                o2 = validation_for_status(res, obj)
+                validation_for_status(res, obj)
+            else:
+                api.decode_body(req, res, obj)
             new = api.replace(cluster, req, res, ns, name, obj, sub)
             return self.send_json(200, new, self._warning_headers(req))
         if m == "PATCH":

@@ -9,7 +9,7 @@ import binascii
 
 import kubernetes.client.models as models
 
-from .errors import ApiError, bad_request, invalid
+from .errors import bad_request, invalid
 
 # Fields added to the API after the python3-kubernetes models were generated
 # (they came with 1.22); a newer client may send them, a 1.32 server accepts them.
