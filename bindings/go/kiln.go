@@ -1,4 +1,6 @@
-// Package kiln binds libkiln's C ABI (include/kiln.h) for Go programs.
+// Package kiln binds libkiln's C ABI (include/kiln.h) for Go programs:
+// registries and OCI layouts (Registry, Copy), build contexts (BuildContext)
+// and the Kubernetes client (Kube).
 //
 // Build with cgo, telling it where kiln.h and libkiln.so are, for example:
 //

@@ -175,3 +175,62 @@ extern "C" {
         err: *mut *mut kiln_error,
     ) -> c_int;
 }
+
+opaque!(kiln_kube);
+
+extern "C" {
+    pub fn kiln_kube_open(
+        kubeconfig_path: *const c_char,
+        context: *const c_char,
+        options_json: *const c_char,
+        out: *mut *mut kiln_kube,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_kube_free(kube: *mut kiln_kube);
+    pub fn kiln_kube_namespace(kube: *const kiln_kube) -> *const c_char;
+    pub fn kiln_kube_get(
+        kube: *mut kiln_kube,
+        api_version: *const c_char,
+        kind: *const c_char,
+        ns: *const c_char,
+        name: *const c_char,
+        cancel: *mut kiln_cancel,
+        object_json: *mut *mut c_char,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_kube_apply(
+        kube: *mut kiln_kube,
+        object_json: *const c_char,
+        ns: *const c_char,
+        cancel: *mut kiln_cancel,
+        result_json: *mut *mut c_char,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_kube_delete(
+        kube: *mut kiln_kube,
+        api_version: *const c_char,
+        kind: *const c_char,
+        ns: *const c_char,
+        name: *const c_char,
+        options_json: *const c_char,
+        cancel: *mut kiln_cancel,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_kube_exec(
+        kube: *mut kiln_kube,
+        ns: *const c_char,
+        pod: *const c_char,
+        container: *const c_char,
+        argv: *const *const c_char,
+        argc: usize,
+        stdin_data: *const c_void,
+        stdin_size: usize,
+        cancel: *mut kiln_cancel,
+        exit_code: *mut c_int,
+        stdout_data: *mut *mut c_char,
+        stdout_size: *mut usize,
+        stderr_data: *mut *mut c_char,
+        stderr_size: *mut usize,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+}

@@ -1,5 +1,6 @@
 //! Safe Rust bindings of libkiln's C ABI (`include/kiln.h`): registries and
-//! OCI layouts ([`Registry`], [`copy`]) and build contexts ([`Context`]).
+//! OCI layouts ([`Registry`], [`copy`]), build contexts ([`Context`]) and the
+//! Kubernetes client ([`Kube`]).
 //!
 //! Build with `KILN_LIB_DIR=/path/to/dir/with/libkiln.so cargo build`.
 //!
@@ -19,10 +20,12 @@ mod context;
 mod error;
 mod ffi;
 pub mod json;
+mod kube;
 mod registry;
 
 pub use context::Context;
 pub use error::{Code, Error, Result};
+pub use kube::{ExecOutput, Kube};
 pub use registry::{copy, Registry};
 
 use std::any::Any;

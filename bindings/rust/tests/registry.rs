@@ -18,6 +18,7 @@ fn version_matches_header() {
     assert_send_sync::<Registry>();
     assert_send_sync::<Cancel>();
     assert_send_sync::<kiln::Context>();
+    assert_send_sync::<kiln::Kube>();
 }
 
 #[test]
