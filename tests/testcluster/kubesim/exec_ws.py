@@ -46,10 +46,12 @@ def serve(h, cluster, req, res, ns, name, is_upgrade, sub):
         raise errors.bad_request(f"cannot exec into a container in a completed pod; current phase is {pod['status']['phase']}")
     pod, worker, rt = cluster.kubelet.running_container(ns, name, req.q("container"))
     upgrade = (h.headers.get("Upgrade") or "").lower()
+    from . import builder
+    if is_upgrade and upgrade == "spdy/3.1":
+        from . import exec_spdy
+        return exec_spdy.serve(h, cluster, pod, rt, cmd, stdin, stdout, stderr, tty,
+                               builder.exec_handler(cluster, pod, rt, cmd))
     if not is_upgrade or upgrade != "websocket":
-        if upgrade.startswith("spdy"):
-            raise errors.ApiError(400, "BadRequest", "unable to upgrade connection: the kiln test cluster speaks only WebSocket "
-                                  "(v5.channel.k8s.io, v4.channel.k8s.io) for exec, not SPDY; use kubectl 1.30 or later", {})
         raise errors.bad_request("Upgrade request required")
     offered = [p.strip() for p in (h.headers.get("Sec-WebSocket-Protocol") or "").split(",") if p.strip()]
     proto = next((p for p in PROTOCOLS if p in offered), None)
@@ -64,7 +66,6 @@ def serve(h, cluster, req, res, ns, name, is_upgrade, sub):
     h.wfile.flush()
     h.close_connection = True
     ws = Conn(h.rfile, h.wfile, threading.Lock())
-    from . import builder
     handler = builder.exec_handler(cluster, pod, rt, cmd)
     try:
         if handler is not None:
