@@ -219,3 +219,26 @@ def test_liveness_probe_restarts_container(cluster, ns):
     p["spec"]["containers"][0]["livenessProbe"] = {"exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 2}
     create(cluster, ns, p)
     wait_for(lambda: (status_of(cluster, ns, "live") or {}).get("restartCount", 0) >= 1, "a liveness restart", 60)
+
+
+def test_host_port_reaches_the_pod(cluster, ns):
+    import socket
+    import urllib.request
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    p = busybox_pod("hp", "mkdir -p /www && echo via-host-port > /www/index.html && exec httpd -f -p 8080 -h /www")
+    p["spec"]["containers"][0]["ports"] = [{"containerPort": 8080, "hostPort": port}]
+    create(cluster, ns, p)
+    wait_for(lambda: phase(cluster, ns, "hp") == "Running", "Running")
+
+    def fetch():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5) as r:
+                return r.read()
+        except OSError:
+            return None
+    assert wait_for(fetch, "page through the hostPort", 30) == b"via-host-port\n"
+    cluster.request("DELETE", f"/api/v1/namespaces/{ns}/pods/hp?gracePeriodSeconds=0")
+    wait_for(lambda: fetch() is None, "hostPort closed with the pod", 30)

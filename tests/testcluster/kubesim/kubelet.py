@@ -268,6 +268,7 @@ class PodWorker:
         self.mounts = {}
         self.backoff_until = {}
         self.probe_states = {}   # (container, kind) -> ProbeState
+        self.host_ports = []
 
     # -- status ----------------------------------------------------------------------
     def update_status(self, fn):
@@ -460,6 +461,21 @@ class PodWorker:
                 raise
         self.infra = DockerContainer(self.docker, r["Id"])
         self.infra.start()
+        self._open_host_ports()
+
+    def _open_host_ports(self):
+        from .hostports import HostPort
+        pid = self.infra.inspect()["State"]["Pid"]
+        for c in self.pod["spec"]["containers"]:
+            for p in c.get("ports") or []:
+                hp = p.get("hostPort")
+                if not hp:
+                    continue
+                try:
+                    self.host_ports.append(HostPort(int(hp), pid, p["containerPort"]))
+                except OSError as e:
+                    self.k.event(self.pod, "FailedHostPort", f"hostPort 127.0.0.1:{hp} for container {c['name']}: {e.strerror}",
+                                 "Warning")
 
     def _phase(self):
         mains = [c["name"] for c in self.pod["spec"]["containers"]]
@@ -898,6 +914,9 @@ class PodWorker:
                 rt.remove()
             except Exception:
                 pass
+        for hp in self.host_ports:
+            hp.close()
+        self.host_ports = []
         if self.infra:
             self.infra.kill()
             self.infra.remove()
