@@ -233,3 +233,40 @@ func TestRemoteRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Calls from many goroutines share one handle; Close waits for the calls in
+// flight, and later calls get a clear error instead of touching freed memory.
+func TestRegistryConcurrentUseAndClose(t *testing.T) {
+	reg, err := OpenRegistry("oci:"+filepath.Join(t.TempDir(), "layout"), Options{"create": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, digest, _ := pushImage(t, reg, "", "v1", 1000)
+	var wg sync.WaitGroup
+	failures := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 50; j++ {
+				d, err := reg.Resolve(context.Background(), "", "v1")
+				if IsCode(err, CodeInvalid) && strings.Contains(err.Error(), "closed") {
+					return
+				}
+				if err != nil || d.Digest != digest {
+					failures <- fmt.Errorf("resolve: %+v %v", d, err)
+					return
+				}
+			}
+		}()
+	}
+	reg.Close()
+	wg.Wait()
+	close(failures)
+	for err := range failures {
+		t.Error(err)
+	}
+	if _, err := reg.Resolve(context.Background(), "", "v1"); !IsCode(err, CodeInvalid) {
+		t.Fatalf("a call after Close: %v", err)
+	}
+}
