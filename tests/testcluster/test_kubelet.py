@@ -242,3 +242,37 @@ def test_host_port_reaches_the_pod(cluster, ns):
     assert wait_for(fetch, "page through the hostPort", 30) == b"via-host-port\n"
     cluster.request("DELETE", f"/api/v1/namespaces/{ns}/pods/hp?gracePeriodSeconds=0")
     wait_for(lambda: fetch() is None, "hostPort closed with the pod", 30)
+
+
+def test_registry_image_runs_real_distribution_registry(cluster, ns):
+    """registry:2 is played by Debian's docker-registry: push through the
+    service proxy, then garbage-collect with exec as the reference does."""
+    import hashlib
+    import urllib.parse
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "kiln-registry"},
+           "spec": {"selector": {"matchLabels": {"app": "kiln-registry"}},
+                    "template": {"metadata": {"labels": {"app": "kiln-registry"}},
+                                 "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                                     "name": "registry", "image": "registry:2",
+                                     "env": [{"name": "REGISTRY_STORAGE_DELETE_ENABLED", "value": "true"}],
+                                     "ports": [{"name": "http", "containerPort": 5000}],
+                                     "readinessProbe": {"httpGet": {"path": "/v2/", "port": 5000}, "periodSeconds": 1}}]}}}}
+    cluster.kubectl("1.32", "-n", ns, "apply", "-f", "-", input=json.dumps(dep).encode())
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kiln-registry"},
+           "spec": {"selector": {"app": "kiln-registry"}, "ports": [{"name": "http", "port": 5000, "targetPort": "http"}]}}
+    assert cluster.request("POST", f"/api/v1/namespaces/{ns}/services", svc)[0] == 201
+    cluster.kubectl("1.32", "-n", ns, "rollout", "status", "deploy/kiln-registry", "--timeout=60s", timeout=90)
+    base = f"/api/v1/namespaces/{ns}/services/http:kiln-registry:5000/proxy"
+    assert wait_for(lambda: cluster.request("GET", f"{base}/v2/")[0] == 200, "registry answers", 30)
+    st, hdrs, _ = cluster.request("POST", f"{base}/v2/app/blobs/uploads/", b"", "application/octet-stream")
+    assert st == 202
+    u = urllib.parse.urlsplit(hdrs["Location"])
+    data = b"layer bytes " * 1000
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    st, _, body = cluster.request("PUT", f"{u.path}?{u.query}&digest={digest}", data, "application/octet-stream")
+    assert st == 201, body
+    pod_name = cluster.kubectl("1.32", "-n", ns, "get", "pods", "-l", "app=kiln-registry", "-o", "name").stdout.decode().strip()
+    r = cluster.kubectl("1.32", "-n", ns, "exec", pod_name, "--", "registry", "garbage-collect", "/etc/docker/registry/config.yml")
+    assert b"0 blobs marked" in r.stdout and f"blob eligible for deletion: {digest}".encode() in r.stdout
+    st, _, _ = cluster.request("HEAD", f"{base}/v2/app/blobs/{digest}")
+    assert st == 404   # the untagged blob was swept, as a real GC does

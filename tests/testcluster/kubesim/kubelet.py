@@ -522,7 +522,8 @@ class PodWorker:
             ctx = builder.Context(self.k.cluster, self.pod, c, env, mount_map, termlog)
             rt = EmulatedContainer(program.run, ctx, n)
             return rt, termlog
-        image = program.substitute_image if program is not None else c["image"]
+        from .images import substitute
+        image = program.substitute_image if program is not None else (substitute(c["image"]) or c["image"])
         self._ensure_image(c, image)
         args = [volumes.expand(a, env) for a in c.get("args") or []]
         cmd = [volumes.expand(a, env) for a in c.get("command") or []]
