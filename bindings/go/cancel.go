@@ -19,6 +19,10 @@ type cancelToken struct {
 	wg   sync.WaitGroup
 }
 
+// cancelTriggered, when set (by tests, before the call starts), runs after a
+// context's end has triggered a token, so a test can wait for that moment.
+var cancelTriggered func()
+
 // newCancel returns a token watching ctx (nil means context.Background).
 func newCancel(ctx context.Context) *cancelToken {
 	t := &cancelToken{p: C.kiln_cancel_new(), stop: make(chan struct{})}
@@ -38,6 +42,9 @@ func newCancel(ctx context.Context) *cancelToken {
 		select {
 		case <-ctx.Done():
 			C.kiln_cancel_trigger(t.p)
+			if cancelTriggered != nil {
+				cancelTriggered()
+			}
 		case <-t.stop:
 		}
 	}()

@@ -126,12 +126,19 @@ func TestCopyEventsAndCancellation(t *testing.T) {
 		t.Fatalf("want the callback's error, got %v", err)
 	}
 
-	// A context cancelled while the copy runs (from its first progress event)
-	// triggers the kiln_cancel token from the watcher goroutine.
+	// A context cancelled while the copy runs (from its first event) triggers
+	// the kiln_cancel token from the watcher goroutine; the callback waits
+	// for that, so kiln sees the token at its next check.
 	ctx, cancel := context.WithCancel(context.Background())
+	triggered := make(chan struct{})
+	cancelTriggered = func() { close(triggered) }
+	defer func() { cancelTriggered = nil }()
 	var once sync.Once
 	_, err = Copy(ctx, src+":v1", "oci:"+filepath.Join(dir, "c3")+":x", Options{"parallelBlobs": 1}, func(e Event) error {
-		once.Do(cancel)
+		once.Do(func() {
+			cancel()
+			<-triggered
+		})
 		return nil
 	})
 	wantCode(t, err, CodeCancelled, "")
