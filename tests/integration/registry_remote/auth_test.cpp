@@ -198,6 +198,7 @@ TEST_CASE("token auth: push asks for pull,push on the target; a mount adds pull 
     FAIL("accepted");
   } catch (const kiln::Error& e) {
     CHECK(e.code() == kiln::Errc::unauthorized);
+    MESSAGE(std::string(e.what()));
     CHECK(std::string(e.what()).find("anonymous access does not grant repository:" + src + ":pull") !=
           std::string::npos);
   }
