@@ -16,6 +16,27 @@
 //!   that panics cancels the operation; the panic resumes on the calling
 //!   thread once the C call has returned, so no unwinding crosses C frames.
 //!   Which thread calls back is stated at each operation.
+//!
+//! ```no_run
+//! use kiln::{copy, json, Cancel, Code, Event, Registry};
+//!
+//! # fn main() -> kiln::Result<()> {
+//! let reg = Registry::open("127.0.0.1:5000", Some(r#"{"insecureRegistries": ["127.0.0.1:5000"]}"#))?;
+//! println!("{:?}", reg.tags("team/app", None)?);
+//!
+//! let cancel = Cancel::new(); // may be triggered from any thread
+//! let mut progress = |e: &Event<'_>| {
+//!     eprintln!("{} {}", e.kind, e.json); // on kiln's worker threads
+//!     true
+//! };
+//! match copy("oci:/tmp/layout:1.0", "127.0.0.1:5000/team/app:1.0", None, Some(&mut progress), Some(&cancel)) {
+//!     Ok(result) => println!("{:?}", json::string_field(&result, "digest")),
+//!     Err(e) if e.code() == Code::NOT_FOUND => eprintln!("no such image: {e}"),
+//!     Err(e) => return Err(e),
+//! }
+//! # Ok(())
+//! # }
+//! ```
 mod context;
 mod error;
 mod ffi;
