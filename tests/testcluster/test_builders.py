@@ -144,3 +144,32 @@ def test_kaniko_context_streamed_into_waiting_init_container(cluster, ns, regist
     p = pod(cluster, ns, "kaniko-c")
     assert p["status"]["phase"] == "Succeeded"
     assert registry_digest(registry, repo, "v-2") == p["status"]["containerStatuses"][0]["state"]["terminated"]["message"]
+
+
+def test_dind_pod_reaches_the_test_docker_daemon(cluster, ns):
+    """docker:dind (cluster-docker mode) is played by a docker CLI sleeper whose
+    127.0.0.1:2375 is the test Docker daemon: usable via exec and the service proxy."""
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "docker-daemon"},
+           "spec": {"selector": {"matchLabels": {"app": "docker-daemon"}},
+                    "template": {"metadata": {"labels": {"app": "docker-daemon"}},
+                                 "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                                     "name": "dind", "image": "docker:24-dind",
+                                     "args": ["--host=tcp://0.0.0.0:2375", "--tls=false"],
+                                     "env": [{"name": "DOCKER_TLS_CERTDIR", "value": ""}],
+                                     "securityContext": {"privileged": True},
+                                     "ports": [{"name": "docker", "containerPort": 2375}]}]}}}}
+    cluster.kubectl("1.32", "-n", ns, "apply", "-f", "-", input=json.dumps(dep).encode())
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "docker-daemon"},
+           "spec": {"selector": {"app": "docker-daemon"}, "ports": [{"name": "docker", "port": 2375}]}}
+    assert cluster.request("POST", f"/api/v1/namespaces/{ns}/services", svc)[0] == 201
+    cluster.kubectl("1.32", "-n", ns, "rollout", "status", "deploy/docker-daemon", "--timeout=60s", timeout=90)
+    st, _, version = cluster.request("GET", f"/api/v1/namespaces/{ns}/services/docker-daemon:2375/proxy/version")
+    assert st == 200 and version["ApiVersion"]
+    podname = cluster.kubectl("1.32", "-n", ns, "get", "pods", "-l", "app=docker-daemon", "-o", "name").stdout.decode().strip()
+    tag = f"kiln-testcluster-dind:{uuid.uuid4().hex[:8]}"
+    r = cluster.kubectl("1.32", "-n", ns, "exec", "-i", podname, "--", "docker", "build", "-q", "-t", tag, "-",
+                        input=b"FROM kiln-test/busybox:latest\nRUN echo built-in-dind > /marker\n", timeout=180)
+    assert r.stdout.strip().startswith(b"sha256:")
+    st, _, info = cluster.request("GET", f"/api/v1/namespaces/{ns}/services/docker-daemon:2375/proxy/images/{tag}/json")
+    assert st == 200 and info["Id"] == r.stdout.strip().decode()
+    cluster.request("DELETE", f"/api/v1/namespaces/{ns}/services/docker-daemon:2375/proxy/images/{tag}")

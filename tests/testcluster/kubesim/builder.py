@@ -86,9 +86,35 @@ class _Buildkitd(_Emulation):
         return ["sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"], []
 
 
+DIND_RE = re.compile(r"^(docker\.io/)?(library/)?docker:[\w.-]*dind[\w.-]*(@sha256:[0-9a-f]{64})?$")
+DIND_PORTS = (2375,)
+
+
+class _Dind(_Emulation):
+    """docker:dind (cluster-docker mode): a sleeper with Debian's docker CLI whose
+    tcp://127.0.0.1:2375, inside the pod, is forwarded to the test Docker daemon."""
+    replaces_container = False
+    substitute_image = "kiln-test/docker-cli:latest"
+
+    def substitute_command(self, cmd, args):
+        return ["sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"], []
+
+    def after_start(self, worker):
+        from .hostports import UnixForwarder
+        from .netns import listen_in_netns
+        docker_host = worker.k.cluster.docker_host
+        if not docker_host.startswith("unix://"):
+            return
+        pid = worker.infra.inspect()["State"]["Pid"]
+        for port in DIND_PORTS:
+            worker.host_ports.append(UnixForwarder(listen_in_netns(pid, port), docker_host[len("unix://"):]))
+
+
 def emulation_for(image, cluster):
     if KANIKO_RE.search(image or ""):
         return _Kaniko()
+    if DIND_RE.search(image or ""):
+        return _Dind()
     if BUILDKIT_RE.search(image or ""):
         from . import kubelet
         return _Buildkitd(kubelet.INFRA_IMAGE)

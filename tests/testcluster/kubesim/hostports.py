@@ -8,6 +8,58 @@ import threading
 from .netns import connect_in_netns
 
 
+def pipe_both(c, up):
+    """Copies both directions until each side has finished, then closes both."""
+    def pipe(a, b):
+        try:
+            while True:
+                d = a.recv(1 << 16)
+                if not d:
+                    break
+                b.sendall(d)
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+    t = threading.Thread(target=pipe, args=(c, up), daemon=True)
+    t.start()
+    pipe(up, c)
+    t.join(30)
+    c.close()
+    up.close()
+
+
+class UnixForwarder:
+    """Accepts on a socket (inside a pod) and forwards each connection to a unix socket."""
+
+    def __init__(self, listener, unix_path):
+        self.sock, self.path, self.closed = listener, unix_path, False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            up.connect(self.path)
+        except OSError:
+            c.close()
+            return
+        pipe_both(c, up)
+
+    def close(self):
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
 class HostPort:
     def __init__(self, host_port, pid, container_port):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -32,23 +84,7 @@ class HostPort:
         except OSError:
             c.close()
             return
-
-        def pipe(a, b):
-            try:
-                while True:
-                    d = a.recv(1 << 16)
-                    if not d:
-                        break
-                    b.sendall(d)
-                b.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-        t = threading.Thread(target=pipe, args=(c, up), daemon=True)
-        t.start()
-        pipe(up, c)
-        t.join(30)
-        c.close()
-        up.close()
+        pipe_both(c, up)
 
     def close(self):
         self.closed = True

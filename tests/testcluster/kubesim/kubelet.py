@@ -269,6 +269,7 @@ class PodWorker:
         self.backoff_until = {}
         self.probe_states = {}   # (container, kind) -> ProbeState
         self.host_ports = []
+        self.emulation_started = False
 
     # -- status ----------------------------------------------------------------------
     def update_status(self, fn):
@@ -557,6 +558,9 @@ class PodWorker:
             cfg["HostConfig"]["MemorySwap"] = mem
         r = self.docker.request("POST", "/containers/create", cfg,
                                 query={"name": f"k8s_{n}_{self.name}_{self.ns}_{self.uid[:8]}_{restart}"})
+        if program is not None and hasattr(program, "after_start") and not self.emulation_started:
+            self.emulation_started = True
+            program.after_start(self)
         return DockerContainer(self.docker, r["Id"]), termlog
 
     def _ensure_image(self, c, image):
