@@ -2,8 +2,10 @@
 // Registry / Kubernetes client. Internal to kiln (not installed).
 //
 // What the layer does for its callers, so that they never have to:
-// - one CURLSH per Session (connections, DNS, TLS sessions) shared by all
-//   threads; one easy handle per transfer, taken from a pool;
+// - one CURLSH per Session (DNS cache, TLS sessions) shared by all threads;
+//   one easy handle per transfer, taken from a pool whose handles keep their
+//   open connections (libcurl documents sharing the connection cache itself
+//   between concurrent threads as unsafe);
 // - TLS verification on by default; plain http only to loopback or to hosts
 //   listed as insecure (insecure hosts also skip TLS verification);
 // - retries of 408/429/500/502/503/504 and connection failures with
