@@ -70,7 +70,9 @@ type ContextVersion struct {
 // Safe for concurrent use; kiln runs one call at a time per context.
 //
 // Events of its operations ("context.progress", "context.done", "warning")
-// are delivered on the thread of the calling goroutine, during the call.
+// are delivered on the thread of the calling goroutine, during the call. A
+// callback (event or io.Writer) must not call methods of the same
+// BuildContext: kiln holds the context's lock while it calls back.
 type BuildContext struct {
 	mu sync.RWMutex // read-held by each call, write-held by Close
 	p  *C.kiln_context

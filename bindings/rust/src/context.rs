@@ -18,7 +18,8 @@ pub type ContextEvents<'a> = Option<&'a mut dyn FnMut(&Event<'_>) -> bool>;
 ///
 /// `Send + Sync`: kiln serialises the calls made on one context. Events
 /// ("context.progress", "context.done", "warning") are delivered on the
-/// calling thread, during the call.
+/// calling thread, during the call. A callback (or writer) must not use the
+/// same context: kiln holds the context's lock while it calls back.
 pub struct Context(NonNull<ffi::kiln_context>);
 
 unsafe impl Send for Context {}
