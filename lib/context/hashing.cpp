@@ -13,6 +13,7 @@
 #include <mutex>
 #include <numeric>
 #include <thread>
+#include <unordered_set>
 
 #include "context/events_util.hpp"
 #include "context/stat_cache.hpp"
@@ -174,11 +175,11 @@ std::vector<std::string> hash_contents(const HashRequest& request, const EventSi
   if (files_read) *files_read = todo.size();
 
   if (!request.stat_cache_path.empty()) {
-    std::unordered_map<std::string_view, bool> present;
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      const auto& w = entries[i];
+    std::unordered_set<std::string_view> present;
+    present.reserve(entries.size());
+    for (const auto& w : entries) {
       if (w.entry.type != EntryType::regular || w.inline_data) continue;
-      present.emplace(w.entry.path, true);
+      present.insert(w.entry.path);
     }
     for (std::size_t k : todo) {
       const auto& w = entries[k];

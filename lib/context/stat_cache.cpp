@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -52,6 +53,7 @@ StatCache StatCache::load(const std::string& file) {
   auto header = s.substr(0, nl);
   if (std::from_chars(header.data(), header.data() + header.size(), written).ec != std::errc()) return cache;
   s.remove_prefix(nl + 1);
+  cache.entries_.reserve(static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')));
   while (!s.empty()) {
     Entry e;
     std::size_t path_len = 0;
