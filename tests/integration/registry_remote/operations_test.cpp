@@ -3,6 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "kiln/error.hpp"
 #include "kiln/registry.hpp"
@@ -290,4 +293,55 @@ TEST_CASE("plain HTTP is refused for a non-loopback registry that is not marked 
     CHECK(e.code() == kiln::Errc::invalid_argument);
     CHECK(std::string(e.what()).find("plain HTTP") != std::string::npos);
   }
+}
+
+TEST_CASE("skopeo copy both ways: what kiln pushes skopeo pulls, what skopeo pushes kiln reads and verifies") {
+  std::string host = env("KILN_TEST_REGISTRY");
+  std::string base = env("KILN_TEST_BASE_IMAGE_OCI");
+  auto registry = kiln::open_remote_registry(host, plain_options());
+
+  // skopeo -> registry -> kiln: every blob streamed and digest-verified.
+  std::string from_skopeo = unique_repo("from-skopeo");
+  std::string out;
+  REQUIRE_MESSAGE(run({"skopeo", "copy", "--dest-tls-verify=false", "oci:" + base + ":latest",
+                       "docker://" + host + "/" + from_skopeo + ":latest"},
+                      &out) == 0,
+                  out);
+  auto manifest = registry->get_manifest(from_skopeo, "latest");
+  REQUIRE(manifest.media_type == kiln::media_type::oci_manifest);
+  std::int64_t total = 0;
+  for (const auto& d : manifest.references()) {
+    std::int64_t n = 0;
+    registry->get_blob(from_skopeo, d, [&](const char*, std::size_t k) { n += static_cast<std::int64_t>(k); });
+    CHECK(n == d.size);
+    total += n;
+  }
+  CHECK(total > 0);
+
+  // kiln -> registry -> skopeo: kiln pushes the same image under another
+  // name from the layout's files; skopeo pulls it, verifying every digest,
+  // and keeps the manifest's digest.
+  auto read_file = [](const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  auto blob_file = [&](const kiln::Digest& d) { return std::filesystem::path(base) / "blobs" / "sha256" / d.hex(); };
+  std::string from_kiln = unique_repo("from-kiln");
+  for (const auto& d : manifest.references()) {
+    MemoryReader reader(read_file(blob_file(d.digest)));
+    registry->put_blob(from_kiln, d, reader);
+  }
+  registry->put_manifest(from_kiln, "v1", manifest);
+  auto dir = std::filesystem::temp_directory_path() / ("kiln-net-skopeo-" + random_hex(8));
+  REQUIRE_MESSAGE(run({"skopeo", "copy", "--preserve-digests", "--src-tls-verify=false",
+                       "docker://" + host + "/" + from_kiln + ":v1", "oci:" + dir.string() + ":v1"},
+                      &out) == 0,
+                  out);
+  for (const auto& d : manifest.references()) {
+    CHECK(read_file(dir / "blobs" / "sha256" / d.digest.hex()) == read_file(blob_file(d.digest)));
+  }
+  CHECK(read_file(dir / "blobs" / "sha256" / manifest.digest().hex()) == manifest.bytes);
+  std::filesystem::remove_all(dir);
 }
