@@ -2,6 +2,7 @@
 // tests/services/up; the token server's log proves which scopes were asked.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -181,6 +182,10 @@ TEST_CASE("token auth: push asks for pull,push on the target; a mount adds pull 
   auth.tls = true;
   auth.creds = creds();
   CHECK(skopeo_raw(host, dst, "v1", auth) == img.manifest.bytes);
+  // The catalog needs its own scope, registry:catalog:*.
+  auto catalog = registry->catalog();
+  CHECK(std::find(catalog.begin(), catalog.end(), dst) != catalog.end());
+  CHECK(registry->tags(dst) == std::vector<std::string>{"v1"});
 
   // Wrong credentials: the token server refuses and kiln says so.
   auto wrong = kiln::open_remote_registry(host, with_credentials(host, user, "not-" + password));
