@@ -146,6 +146,7 @@ class DirectoryContext final : public BuildContext {
   // The patterns in effect, after Docker's normalisation, in file order.
   const std::vector<std::string>& ignore_patterns() const;
   // Forgets the last walk, so that the next call sees the tree as it is now.
+  // version() and write_tar() do this themselves after an Error(io).
   void rescan();
 
   struct Impl;

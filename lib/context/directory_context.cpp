@@ -269,7 +269,15 @@ ContentVersion DirectoryContext::version(const VersionInputs& inputs, const Even
   context::HashRequest request{&*impl_->walked, impl_->root, impl_->options.stat_cache_path,
                                impl_->scan_start_sec, impl_->options.threads};
   std::size_t files_read = 0;
-  auto hashes = context::hash_contents(request, events, cancel, &files_read);
+  std::vector<std::string> hashes;
+  try {
+    hashes = context::hash_contents(request, events, cancel, &files_read);
+  } catch (const Error& e) {
+    // The tree changed under the walk: the next call walks again, so that
+    // "retry" in the message means retrying this same context.
+    if (e.code() == Errc::io) rescan();
+    throw;
+  }
   ContentVersion v = context::make_version(*impl_->walked, hashes, impl_->dockerfile, inputs);
   v.files_hashed = files_read;
   return v;
@@ -278,7 +286,12 @@ ContentVersion DirectoryContext::version(const VersionInputs& inputs, const Even
 void DirectoryContext::write_tar(ByteSink& sink, const TarOptions& options, const EventSink& events,
                                  const CancelToken& cancel) {
   entries(events, cancel);
-  context::stream_tar(impl_->root, *impl_->walked, sink, options, events, cancel);
+  try {
+    context::stream_tar(impl_->root, *impl_->walked, sink, options, events, cancel);
+  } catch (const Error& e) {
+    if (e.code() == Errc::io) rescan();
+    throw;
+  }
 }
 
 }  // namespace kiln
