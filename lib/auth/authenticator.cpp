@@ -92,8 +92,7 @@ void Authenticator::authorize(http::Request& request, const std::vector<std::str
   if (!http::same_origin(request.url, registry_origin_)) return;
   std::lock_guard lock(mutex_);
   switch (mode_) {
-    case Mode::unknown:
-    case Mode::anonymous:
+    case Mode::unknown:  // no challenge seen yet: anonymous
       return;
     case Mode::basic: {
       const auto& c = credential_locked();
@@ -108,8 +107,8 @@ void Authenticator::authorize(http::Request& request, const std::vector<std::str
   }
 }
 
-bool Authenticator::on_unauthorized(const http::Response& response, const std::vector<std::string>& scopes,
-                                    const CancelToken& cancel) {
+Authenticator::Learned Authenticator::learn_locked(const http::Response& response,
+                                                   std::vector<std::string>* extra_scopes) {
   auto challenges = parse_www_authenticate(response.headers.get_all("WWW-Authenticate"));
   const Challenge* bearer = nullptr;
   const Challenge* basic = nullptr;
@@ -117,7 +116,6 @@ bool Authenticator::on_unauthorized(const http::Response& response, const std::v
     if (c.scheme == "bearer" && bearer == nullptr) bearer = &c;
     if (c.scheme == "basic" && basic == nullptr) basic = &c;
   }
-  std::lock_guard lock(mutex_);
   if (bearer != nullptr) {
     auto realm = bearer->param("realm");
     if (!realm || realm->empty()) {
@@ -133,33 +131,56 @@ bool Authenticator::on_unauthorized(const http::Response& response, const std::v
                                       "registry is marked insecure or on loopback")
           .with_http_status(401);
     }
+    if (mode_ != Mode::bearer || realm_ != *realm) tokens_.clear();
     mode_ = Mode::bearer;
     realm_ = *realm;
     service_ = bearer->param("service").value_or("");
-    std::vector<std::string> wanted = scopes;
-    if (auto extra = bearer->param("scope")) {
-      std::size_t start = 0;
-      while (start <= extra->size()) {
-        auto end = extra->find(' ', start);
-        if (end == std::string::npos) end = extra->size();
-        if (end > start) wanted.push_back(extra->substr(start, end - start));
-        start = end + 1;
+    if (extra_scopes != nullptr) {
+      if (auto extra = bearer->param("scope")) {
+        std::size_t start = 0;
+        while (start <= extra->size()) {
+          auto end = extra->find(' ', start);
+          if (end == std::string::npos) end = extra->size();
+          if (end > start) extra_scopes->push_back(extra->substr(start, end - start));
+          start = end + 1;
+        }
       }
     }
-    // Whatever token was used has been rejected: always fetch a new one.
-    tokens_.erase(scope_key(normalize_scopes(scopes)));
-    token_for_locked(wanted, cancel, true);
-    if (wanted.size() != scopes.size()) {
-      // Later authorize() calls for `scopes` should carry the wider token.
-      tokens_[scope_key(normalize_scopes(scopes))] = tokens_[scope_key(normalize_scopes(wanted))];
-    }
-    return true;
+    return Learned::bearer;
   }
-  if (basic != nullptr) {
-    if (mode_ == Mode::basic) return false;  // the credentials were sent and rejected
-    mode_ = Mode::basic;
-    const auto& c = credential_locked();
-    return c.has_value() && !c->username.empty();
+  if (basic != nullptr) return Learned::basic;
+  return Learned::nothing;
+}
+
+void Authenticator::learn(const http::Response& response) {
+  std::lock_guard lock(mutex_);
+  if (learn_locked(response, nullptr) == Learned::basic) mode_ = Mode::basic;
+}
+
+bool Authenticator::on_unauthorized(const http::Response& response, const std::vector<std::string>& scopes,
+                                    const CancelToken& cancel) {
+  std::lock_guard lock(mutex_);
+  Mode before = mode_;
+  std::vector<std::string> wanted = scopes;
+  switch (learn_locked(response, &wanted)) {
+    case Learned::bearer: {
+      // Whatever token was used has been rejected: always fetch a new one.
+      tokens_.erase(scope_key(normalize_scopes(scopes)));
+      token_for_locked(wanted, cancel, true);
+      if (wanted.size() != scopes.size()) {
+        // Later authorize() calls for `scopes` carry the wider token.
+        tokens_[scope_key(normalize_scopes(scopes))] = tokens_[scope_key(normalize_scopes(wanted))];
+      }
+      return true;
+    }
+    case Learned::basic: {
+      if (before == Mode::basic) return false;  // the credentials were sent and rejected
+      mode_ = Mode::basic;
+      const auto& c = credential_locked();
+      return c.has_value() && !c->username.empty();
+    }
+    case Learned::nothing:
+      break;
   }
   return false;
 }

@@ -52,20 +52,28 @@ class Authenticator {
   bool on_unauthorized(const http::Response& response, const std::vector<std::string>& scopes,
                        const CancelToken& cancel);
 
+  // Learns the scheme (and realm) from a 401 without fetching anything: used
+  // by the /v2/ ping so that the first real request is sent authorized.
+  void learn(const http::Response& response);
+
   // For messages: "no credentials configured for X" vs "credentials for X were rejected".
   bool has_credentials(const CancelToken& cancel);
 
-  // Scopes requested from the token server so far (for tests and events).
+  // How many token requests were made (tests check that nothing was fetched).
   std::size_t token_fetches() const;
 
  private:
-  enum class Mode { unknown, anonymous, basic, bearer };
+  enum class Mode { unknown, basic, bearer };
   struct CachedToken {
     std::string token;
     std::chrono::steady_clock::time_point expires;
   };
 
   const std::optional<Credential>& credential_locked();
+  // Applies the challenges of a 401; returns the scopes a Bearer challenge
+  // adds, or nullopt when there is no usable challenge.
+  enum class Learned { nothing, basic, bearer };
+  Learned learn_locked(const http::Response& response, std::vector<std::string>* extra_scopes);
   std::string token_for_locked(const std::vector<std::string>& scopes, const CancelToken& cancel, bool force);
   std::string fetch_token_locked(const std::vector<std::string>& scopes, const CancelToken& cancel);
 
