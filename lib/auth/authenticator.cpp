@@ -24,6 +24,45 @@ std::vector<std::string> normalize_scopes(const std::vector<std::string>& scopes
   return {unique.begin(), unique.end()};
 }
 
+// "type:name:a,b" -> {"type:name", {a, b}}; the name sits between the first
+// and the last colon.
+std::pair<std::string, std::set<std::string>> split_scope(const std::string& scope) {
+  auto last = scope.rfind(':');
+  if (last == std::string::npos) return {scope, {}};
+  std::set<std::string> actions;
+  std::size_t start = last + 1;
+  while (start <= scope.size()) {
+    auto comma = scope.find(',', start);
+    if (comma == std::string::npos) comma = scope.size();
+    if (comma > start) actions.insert(scope.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return {scope.substr(0, last), actions};
+}
+
+// Whether a token for the space-separated scopes in `key` also grants `wanted`.
+bool covers(const std::string& key, const std::vector<std::string>& wanted) {
+  std::vector<std::pair<std::string, std::set<std::string>>> have;
+  std::size_t start = 0;
+  while (start < key.size()) {
+    auto space = key.find(' ', start);
+    if (space == std::string::npos) space = key.size();
+    have.push_back(split_scope(key.substr(start, space - start)));
+    start = space + 1;
+  }
+  for (const auto& w : wanted) {
+    auto [resource, actions] = split_scope(w);
+    bool found = false;
+    for (const auto& [r, a] : have) {
+      if (r != resource) continue;
+      found = a.count("*") > 0 || std::includes(a.begin(), a.end(), actions.begin(), actions.end());
+      if (found) break;
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
 std::string scope_key(const std::vector<std::string>& normalized) {
   std::string key;
   for (const auto& s : normalized) {
@@ -193,6 +232,11 @@ std::string Authenticator::token_for_locked(const std::vector<std::string>& scop
   if (!force) {
     auto it = tokens_.find(key);
     if (it != tokens_.end() && it->second.expires > now) return it->second.token;
+    // A token asked for wider scopes (push,pull; a mount's pair) serves a
+    // narrower request too: one token per push instead of one per action.
+    for (const auto& [cached_key, cached] : tokens_) {
+      if (cached.expires > now && covers(cached_key, normalized)) return cached.token;
+    }
   }
   std::string token = fetch_token_locked(normalized, cancel);
   return token;
