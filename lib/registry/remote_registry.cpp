@@ -372,6 +372,12 @@ std::vector<std::string> paged_list(const std::string& first_url, const std::str
     request.url = url;
     request.max_body = kMaxListPage;
     http::Response response = send_page(request);
+    if (page == 0 && response.status == 400 && parse_remote_error(response.body).code == "PAGINATION_NUMBER_INVALID") {
+      // The registry caps page sizes below kiln's request: let it choose.
+      auto query = url.find('?');
+      request.url = url = url.substr(0, query);
+      response = send_page(request);
+    }
     check_ok(response, w);
     boost::system::error_code ec;
     auto value = boost::json::parse(response.body, ec);

@@ -14,7 +14,7 @@ Scenarios:
                   Locations point at 127.0.0.2
   big-token       Bearer auth whose realm answers a 1 MiB token response
   pages           tags/catalog with Link pagination (relative, absolute, and a
-                  last page linking to another host)
+                  last page linking to another host); a repository refusing `n`
   proxy           forwards to --upstream, injecting --faults (comma separated):
                     429:<n>      the first n manifest GETs answer 429 + Retry-After: 1
                     500:<n>      the first n manifest GETs answer 500
@@ -223,6 +223,10 @@ class Handler(BaseHTTPRequestHandler):
             tags, link = pages[last]
             headers = [("Link", link)] if link else []
             return self.send(200, json.dumps({"name": "paged", "tags": tags}).encode(), headers)
+        if url.path == "/v2/capped/tags/list":
+            if "n" in q:
+                return self.error(400, "PAGINATION_NUMBER_INVALID", "n exceeds the maximum of 10")
+            return self.send(200, json.dumps({"name": "capped", "tags": ["x"]}).encode())
         if url.path == "/v2/escape/tags/list":
             link = '<http://127.0.0.2:%d/v2/escape/tags/list?last=z>; rel="next"' % STATE["port"]
             return self.send(200, json.dumps({"name": "escape", "tags": ["z"]}).encode(), [("Link", link)])

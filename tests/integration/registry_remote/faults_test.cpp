@@ -308,6 +308,7 @@ TEST_CASE("pagination follows relative and absolute Links on the same host and r
   CHECK(registry->tags("paged") == std::vector<std::string>{"a", "b", "c", "d", "e"});
   CHECK(registry->catalog() == std::vector<std::string>{"r1", "r2", "r3"});
   CHECK(code_of([&] { registry->tags("escape"); }) == kiln::Errc::protocol);
+  CHECK(registry->tags("capped") == std::vector<std::string>{"x"});  // refuses n=1000: asked again without
   for (const auto& e : parse_log(server)) CHECK(str(e, "listen") == "127.0.0.1");
 }
 
