@@ -227,3 +227,10 @@ def test_fault_bad_watch_garbage(cluster, ns):
 def test_unknown_namespace_is_404_before_validation(cluster):
     st, _, body = cluster.request("POST", "/api/v1/namespaces/no-such-ns/configmaps", cm("x"))
     assert st == 404 and body["message"] == 'namespaces "no-such-ns" not found'
+
+
+def test_create_with_resource_version_is_refused(cluster, ns):
+    obj = cm("rv")
+    obj["metadata"]["resourceVersion"] = "5"
+    st, _, body = cluster.request("POST", f"/api/v1/namespaces/{ns}/configmaps", obj)
+    assert st == 500 and "resourceVersion should not be set on objects to be created" in body["message"]

@@ -116,6 +116,10 @@ def create(cluster, req, res, ns, body_obj):
     obj = codec.plain(body_obj)
     _check_gvk(res, obj)
     _strip(obj)
+    if (obj.get("metadata") or {}).get("resourceVersion") not in (None, "", "0"):
+        # what the storage layer answers; the API server turns it into a 500
+        raise errors.ApiError(500, "InternalError", "Internal error occurred: resourceVersion should not be set on objects to be created",
+                              {"causes": [{"message": "resourceVersion should not be set on objects to be created"}]})
     owned = patch.field_paths(obj)
     prepare_create(cluster, res, ns, obj)
     out = validation.Decoded()
