@@ -13,7 +13,6 @@
 #include <mutex>
 #include <numeric>
 #include <thread>
-#include <unordered_set>
 
 #include "context/events_util.hpp"
 #include "context/stat_cache.hpp"
@@ -91,8 +90,9 @@ std::vector<std::string> hash_contents(const HashRequest& request, const EventSi
     const auto& w = entries[i];
     if (w.entry.type != EntryType::regular) continue;
     if (!w.inline_data && !request.stat_cache_path.empty()) {
-      if (const std::string* hex = cache.find(w.entry.path, {w.ino, w.entry.size, w.mtime_ns, w.ctime_ns})) {
-        hashes[i] = *hex;
+      std::string_view hex = cache.find(w.entry.path, {w.ino, w.entry.size, w.mtime_ns, w.ctime_ns});
+      if (!hex.empty()) {
+        hashes[i] = std::string(hex);
         continue;
       }
     }
@@ -175,19 +175,25 @@ std::vector<std::string> hash_contents(const HashRequest& request, const EventSi
   if (files_read) *files_read = todo.size();
 
   if (!request.stat_cache_path.empty()) {
-    std::unordered_set<std::string_view> present;
-    present.reserve(entries.size());
-    for (const auto& w : entries) {
+    // Rewritten only when something changed: a fresh storable hash, or a
+    // different number of entries (files deleted, added or racy).
+    std::vector<StatRecord> records;
+    records.reserve(entries.size());
+    std::size_t fresh = 0;
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const auto& w = entries[i];
+      bool hashed_now = k < todo.size() && todo[k] == i;
+      if (hashed_now) ++k;
       if (w.entry.type != EntryType::regular || w.inline_data) continue;
-      present.insert(w.entry.path);
+      StatKey key{w.ino, w.entry.size, w.mtime_ns, w.ctime_ns};
+      if (!StatCache::storable(key, request.scan_start_sec)) continue;
+      records.push_back({w.entry.path, key, hashes[i]});
+      if (hashed_now) ++fresh;
     }
-    for (std::size_t k : todo) {
-      const auto& w = entries[k];
-      if (w.inline_data) continue;
-      cache.put(w.entry.path, {w.ino, w.entry.size, w.mtime_ns, w.ctime_ns}, hashes[k], request.scan_start_sec);
+    if (fresh > 0 || records.size() != cache.size()) {
+      StatCache::save(request.stat_cache_path, records, request.scan_start_sec);
     }
-    cache.retain([&](const std::string& path) { return present.count(path) > 0; });
-    if (cache.dirty()) cache.save(request.stat_cache_path, request.scan_start_sec);
   }
   return hashes;
 }

@@ -366,17 +366,22 @@ TEST_CASE("the stat cache skips unchanged files and notices every change") {
 TEST_CASE("stat cache entries from the scan's second or later are never trusted") {
   TempDir dir;
   std::string file = (dir.path / "cache").string();
-  kiln::context::StatCache cache;
+  using kiln::context::StatCache;
   const std::int64_t scan = 2000000000;
   std::string hex(64, 'a');
-  cache.put("old", {1, 1, (scan - 5) * 1000000000LL, (scan - 5) * 1000000000LL}, hex, scan);
-  cache.put("racy", {2, 1, scan * 1000000000LL + 5, scan * 1000000000LL + 5}, hex, scan);
-  CHECK(cache.dirty());
-  cache.save(file, scan);
-  auto loaded = kiln::context::StatCache::load(file);
-  CHECK(loaded.find("old", {1, 1, (scan - 5) * 1000000000LL, (scan - 5) * 1000000000LL}) != nullptr);
-  CHECK(loaded.find("old", {1, 2, (scan - 5) * 1000000000LL, (scan - 5) * 1000000000LL}) == nullptr);
-  CHECK(loaded.find("racy", {2, 1, scan * 1000000000LL + 5, scan * 1000000000LL + 5}) == nullptr);
-  write(file, "kiln-stat-cache 1 5\n1 2 3 4 short 1:x\n");
-  CHECK(kiln::context::StatCache::load(file).find("x", {1, 2, 3, 4}) == nullptr);
+  kiln::context::StatKey old_key{1, 1, (scan - 5) * 1000000000LL, (scan - 5) * 1000000000LL};
+  kiln::context::StatKey racy_key{2, 1, scan * 1000000000LL + 5, scan * 1000000000LL + 5};
+  CHECK(StatCache::storable(old_key, scan));
+  CHECK_FALSE(StatCache::storable(racy_key, scan));
+  StatCache::save(file, {{"old", old_key, hex}, {"racy", racy_key, hex}}, scan);
+  auto loaded = StatCache::load(file);
+  CHECK(loaded.size() == 2);
+  CHECK(loaded.find("old", old_key) == hex);
+  auto other_size = old_key;
+  other_size.size = 2;
+  CHECK(loaded.find("old", other_size).empty());
+  CHECK(loaded.find("racy", racy_key).empty());  // mtime not older than the write time
+  CHECK(loaded.find("missing", old_key).empty());
+  write(file, "kiln-stat-cache 2 5\n1 2 3 4 short 1:x\n");
+  CHECK(StatCache::load(file).size() == 0);
 }
