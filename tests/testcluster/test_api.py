@@ -234,3 +234,22 @@ def test_create_with_resource_version_is_refused(cluster, ns):
     obj["metadata"]["resourceVersion"] = "5"
     st, _, body = cluster.request("POST", f"/api/v1/namespaces/{ns}/configmaps", obj)
     assert st == 500 and "resourceVersion should not be set on objects to be created" in body["message"]
+
+
+def test_fault_forbid_and_quota(cluster, ns):
+    st, _, _ = cluster.fault({"action": "forbid", "user": "kiln-test-token-user", "verb": "create", "resource": "configmaps", "namespace": ns})
+    assert st == 200
+    try:
+        st, _, body = cluster.request("POST", f"/api/v1/namespaces/{ns}/configmaps", cm("nope"))
+        assert st == 403 and body["reason"] == "Forbidden"
+        assert body["message"] == (f'configmaps is forbidden: User "kiln-test-token-user" cannot create resource "configmaps" '
+                                   f'in API group "" in the namespace "{ns}"')
+        assert cluster.request("GET", f"/api/v1/namespaces/{ns}/configmaps")[0] == 200
+    finally:
+        cluster.fault({"action": "reset"})
+    cluster.fault({"action": "exceed-quota", "namespace": ns, "count": 1})
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "q"},
+           "spec": {"containers": [{"name": "c", "image": "kiln-test/busybox:latest"}]}}
+    st, _, body = cluster.request("POST", f"/api/v1/namespaces/{ns}/pods?dryRun=All", pod)
+    assert st == 403 and "exceeded quota" in body["message"]
+    assert cluster.request("POST", f"/api/v1/namespaces/{ns}/pods?dryRun=All", pod)[0] == 201

@@ -129,6 +129,9 @@ def create(cluster, req, res, ns, body_obj):
         obj["metadata"].pop(k, None)
     obj["metadata"]["managedFields"] = []
     patch.set_manager(obj, req.manager, "Update", res.group_version, owned)
+    quota = cluster.faults.take_quota(res, ns, obj["metadata"].get("name") or obj["metadata"].get("generateName", ""))
+    if quota:
+        raise quota
     if req.q("dryRun") == "All":
         obj["metadata"].setdefault("name", obj["metadata"].get("generateName", "") + "dryrun")
         obj["apiVersion"], obj["kind"] = res.group_version, res.kind

@@ -7,6 +7,10 @@
 {"action": "add-token", "token": "t", "user": "u"} / {"action": "revoke-token", "token": "t"}
 {"action": "compact"}   (forget the watch history: older resourceVersions give 410)
 {"action": "bad-watch", "mode": "garbage"|"endless", "count": 1}   (the next watches misbehave)
+{"action": "forbid", "user": "u"?, "verb": "create"?, "resource": "pods/exec"?, "namespace": "ns"?}
+    (RBAC-like 403 for matching requests; omitted keys match everything; "user" is the
+     client certificate CN or the token's user, e.g. kiln-test-admin / kiln-test-token-user)
+{"action": "exceed-quota", "namespace": "ns", "count": 1}   (the next pod creates get the quota 403)
 {"action": "reset"}
 GET /_test/faults shows the current settings. Reachable only on loopback."""
 
@@ -24,10 +28,40 @@ class Faults:
         self.schedule_delay = 0.0
         self.fail = []   # [code, remaining, path_contains, retry_after]
         self.bad_watch = []   # modes for the next watch requests
+        self.forbid = []      # dicts of user/verb/resource/namespace
+        self.quota = {}       # namespace -> remaining pod creates to refuse
 
     def state(self):
         return {"watchGeneration": self.watch_generation, "scheduleDelaySeconds": self.schedule_delay,
                 "failRequests": [{"code": c, "remaining": n, "pathContains": p} for c, n, p, _ in self.fail]}
+
+    def check_forbidden(self, user, verb, res, sub, ns, name):
+        resource = res.plural + (f"/{sub}" if sub else "")
+        with self.lock:
+            rules = list(self.forbid)
+        for r in rules:
+            if all(r.get(k) in (None, v) for k, v in (("user", user), ("verb", verb), ("resource", resource), ("namespace", ns or ""))):
+                scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
+                what = f'{res.plural}{"." + res.group if res.group else ""}' + (f' "{name}"' if name else "")
+                d = {"kind": res.plural}
+                if name:
+                    d = {"name": name, **({"group": res.group} if res.group else {}), "kind": res.plural}
+                elif res.group:
+                    d = {"group": res.group, "kind": res.plural}
+                return errors.ApiError(403, "Forbidden", f'{what} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
+                                       f'in API group "{res.group}" {scope}', d)
+        return None
+
+    def take_quota(self, res, ns, name):
+        if res.kind != "Pod":
+            return None
+        with self.lock:
+            n = self.quota.get(ns or "", 0)
+            if n <= 0:
+                return None
+            self.quota[ns] = n - 1
+        return errors.ApiError(403, "Forbidden", f'pods "{name}" is forbidden: exceeded quota: compute-resources, requested: '
+                               'limits.memory=2Gi, used: limits.memory=0, limited: limits.memory=1Gi', {"name": name, "kind": "pods"})
 
     def take_bad_watch(self):
         with self.lock:
@@ -93,13 +127,22 @@ class Faults:
                     return 400, {"error": "mode must be garbage or endless"}
                 with self.lock:
                     self.bad_watch += [mode] * int(req.get("count", 1))
+            elif act == "forbid":
+                rule = {k: str(req[k]) for k in ("user", "verb", "resource", "namespace") if k in req}
+                with self.lock:
+                    self.forbid.append(rule)
+            elif act == "exceed-quota":
+                with self.lock:
+                    self.quota[str(req["namespace"])] = int(req.get("count", 1))
             elif act == "reset":
                 with self.lock:
                     self.fail = []
                     self.bad_watch = []
+                    self.forbid = []
+                    self.quota = {}
                 self.schedule_delay = 0.0
             else:
-                return 400, {"error": f"unknown action {act!r}; known: drop-watches, delay-scheduling, fail-requests, evict, oomkill, add-token, revoke-token, compact, bad-watch, reset"}
+                return 400, {"error": f"unknown action {act!r}; known: drop-watches, delay-scheduling, fail-requests, evict, oomkill, add-token, revoke-token, compact, bad-watch, forbid, exceed-quota, reset"}
         except KeyError as e:
             return 400, {"error": f"missing field {e}"}
         except errors.ApiError as e:

@@ -248,6 +248,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         subrest = "/".join(rest[3:]) if len(rest) > 3 else ""
         if sub is not None and sub not in res.subresources:
             raise errors.generic_not_found()
+        verb = {"GET": "get" if name else ("watch" if req.qbool("watch") else "list"), "HEAD": "get",
+                "POST": "create", "PUT": "update", "PATCH": "patch",
+                "DELETE": "delete" if name else "deletecollection"}.get(m, m.lower())
+        if sub in ("exec", "attach", "portforward", "proxy") and m == "GET" and sub != "proxy":
+            verb = "create" if is_upgrade else "get"
+        denied = cluster.faults.check_forbidden(req.user, verb, res, sub, ns if res.namespaced else None, name)
+        if denied:
+            raise denied
         if sub == "proxy" or (sub and sub.startswith("proxy")):
             from . import proxy
             return proxy.serve(self, cluster, req, res, ns, name, subrest, path)
