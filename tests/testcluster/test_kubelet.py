@@ -280,3 +280,22 @@ def test_registry_image_runs_real_distribution_registry(cluster, ns):
     r = cluster.kubectl("1.32", "-n", ns, "exec", pod_name, "--", "ls",
                         f"/var/lib/registry/docker/registry/v2/blobs/sha256/{hexd[:2]}/{hexd}/data", check=False)
     assert r.returncode != 0 and b"No such file" in r.stderr
+
+
+def test_service_account_admission_token_and_api_inside_pod(cluster, ns):
+    bad = busybox_pod("nosa", "true", serviceAccountName="missing")
+    st, _, body = cluster.request("POST", f"/api/v1/namespaces/{ns}/pods", bad)
+    assert st == 403 and 'serviceaccount "missing" not found' in body["message"]
+    p = create(cluster, ns, busybox_pod("sa", "sleep 1000"))
+    assert p["spec"]["containers"][0]["volumeMounts"][0]["mountPath"] == "/var/run/secrets/kubernetes.io/serviceaccount"
+    wait_for(lambda: phase(cluster, ns, "sa") == "Running", "Running")
+    r = cluster.kubectl("1.32", "-n", ns, "exec", "sa", "--", "sh", "-c",
+                        "cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo;"
+                        "cat /var/run/secrets/kubernetes.io/serviceaccount/token; echo;"
+                        "echo x | nc -w 2 $KUBERNETES_SERVICE_HOST $KUBERNETES_SERVICE_PORT >/dev/null; echo connect=$?")
+    lines = r.stdout.decode().splitlines()
+    assert lines[0] == ns and lines[2] == "connect=0"
+    st, _, body = cluster.request("GET", f"/api/v1/namespaces/{ns}/serviceaccounts", headers={"Authorization": f"Bearer {lines[1]}"})
+    assert st == 200 and body["items"][0]["metadata"]["name"] == "default"
+    nomount = busybox_pod("nomount", "sleep 1", automountServiceAccountToken=False)
+    assert "volumes" not in create(cluster, ns, nomount)["spec"]

@@ -31,6 +31,7 @@ def main():
     cluster = Cluster(a.state_dir, a.docker_host, a.verbose, ca_pem)
     cluster.loopback_services_file = a.loopback_services
     cluster.tokens = tokens
+    cluster.api_port = a.port
     from . import kubelet
     kubelet.INFRA_IMAGE = a.infra_image
     cluster.start()

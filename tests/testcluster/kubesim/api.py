@@ -106,6 +106,9 @@ def prepare_create(cluster, res, ns, obj):
     if res.kind == "Pod":
         obj["status"] = {"phase": "Pending", "qosClass": cluster.qos_class(obj)}
     defaults.apply_defaults(res, obj)
+    if res.kind == "Pod":
+        from .admission import admit_pod
+        admit_pod(cluster, ns, obj)
 
 
 def finish_write(res, obj, out):

@@ -21,6 +21,7 @@ class Cluster:
         self.store = Store()
         self.ca_pem = ca_pem
         self.tokens = {}
+        self.api_port = None
         from .faults import Faults
         self.faults = Faults(self)
         self.kubelet = None

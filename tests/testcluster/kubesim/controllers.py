@@ -172,7 +172,12 @@ class Controllers:
         meta["ownerReferences"] = [_owner_ref(owner, res)]
         pod = {"metadata": meta, "spec": copy.deepcopy(tmpl.get("spec") or {})}
         from . import defaults
+        from .admission import admit_pod
         defaults.apply_defaults(PODS, pod)
+        try:
+            admit_pod(self.cluster, owner["metadata"]["namespace"], pod)
+        except errors.ApiError:
+            return   # like the real controllers: retried on the next resync (an event would say why)
         pod["status"] = {"phase": "Pending", "qosClass": self.cluster.qos_class(pod)}
         from .patch import record_update
         record_update(None, pod, "kube-controller-manager", "v1")

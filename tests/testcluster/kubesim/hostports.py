@@ -29,10 +29,11 @@ def pipe_both(c, up):
 
 
 class UnixForwarder:
-    """Accepts on a socket (inside a pod) and forwards each connection to a unix socket."""
+    """Accepts on a socket (inside a pod) and forwards each connection to a unix
+    socket path, or to a (host, port) TCP address."""
 
-    def __init__(self, listener, unix_path):
-        self.sock, self.path, self.closed = listener, unix_path, False
+    def __init__(self, listener, target):
+        self.sock, self.path, self.closed = listener, target, False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -44,7 +45,7 @@ class UnixForwarder:
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, c):
-        up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        up = socket.socket(socket.AF_UNIX if isinstance(self.path, str) else socket.AF_INET, socket.SOCK_STREAM)
         try:
             up.connect(self.path)
         except OSError:
@@ -58,6 +59,9 @@ class UnixForwarder:
             self.sock.close()
         except OSError:
             pass
+
+
+TcpForwarder = UnixForwarder
 
 
 class HostPort:

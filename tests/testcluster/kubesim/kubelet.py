@@ -53,6 +53,7 @@ class Kubelet:
         self.q = queue.Queue()
         self.store.subscribe(self.q)
         self._ips = itertools.count(2)
+        self.pod_tokens = {}    # pod uid -> service account tokens issued for it
         self.event_names = {}   # (pod uid, reason, message, field) -> event name, to count repeats
         self.ip_of = {}
 
@@ -128,7 +129,18 @@ class Kubelet:
             self.workers[uid] = w
         threading.Thread(target=w.run, daemon=True, name=f"pod-{pod['metadata']['name']}").start()
 
+    def issue_token(self, pod):
+        """A bearer token for the pod's service account, valid while the pod exists."""
+        import secrets
+        sa = pod["spec"].get("serviceAccountName") or "default"
+        tok = "kiln-sa-" + secrets.token_hex(20)
+        self.cluster.tokens[tok] = f"system:serviceaccount:{pod['metadata']['namespace']}:{sa}"
+        self.pod_tokens.setdefault(pod["metadata"]["uid"], []).append(tok)
+        return tok
+
     def forget(self, uid):
+        for tok in self.pod_tokens.pop(uid, []):
+            self.cluster.tokens.pop(tok, None)
         with self.lock:
             self.workers.pop(uid, None)
 
@@ -421,7 +433,7 @@ class PodWorker:
         # volumes (retried while a referenced secret/configmap is missing)
         while not self.gone():
             try:
-                self.mounts = volumes.prepare(self.store, self.pod, self.dir, self.k.pvc_root)
+                self.mounts = volumes.prepare(self.store, self.pod, self.dir, self.k.pvc_root, self.k.issue_token)
                 break
             except volumes.NotReady as e:
                 self.k.event(self.pod, e.reason, f"MountVolume.SetUp failed: {e.message}", "Warning")
@@ -465,8 +477,14 @@ class PodWorker:
         self._open_host_ports()
 
     def _open_host_ports(self):
-        from .hostports import HostPort
+        from .hostports import HostPort, TcpForwarder
+        from .netns import listen_in_netns
         pid = self.infra.inspect()["State"]["Pid"]
+        if self.k.cluster.api_port:
+            try:
+                self.host_ports.append(TcpForwarder(listen_in_netns(pid, 443), ("127.0.0.1", self.k.cluster.api_port)))
+            except OSError as e:
+                self.k.event(self.pod, "FailedAPIForward", f"127.0.0.1:443 in the pod: {e}", "Warning")
         for c in self.pod["spec"]["containers"]:
             for p in c.get("ports") or []:
                 hp = p.get("hostPort")

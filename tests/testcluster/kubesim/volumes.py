@@ -59,7 +59,7 @@ def _cm_data(store, ns, name, optional):
     return out
 
 
-def prepare(store, pod, root, pvc_root):
+def prepare(store, pod, root, pvc_root, issue_token=None):
     """Creates each volume's host directory; returns {volume name: (host path, read only)}."""
     ns = pod["metadata"]["namespace"]
     out = {}
@@ -98,7 +98,8 @@ def prepare(store, pod, root, pvc_root):
                 elif "downwardAPI" in src:
                     _downward(d, pod, src["downwardAPI"].get("items") or [], mode)
                 elif "serviceAccountToken" in src:
-                    _write(d, src["serviceAccountToken"].get("path", "token"), b"kiln-testcluster-unusable-token", mode)
+                    tok = issue_token(pod) if issue_token else "kiln-testcluster-unusable-token"
+                    _write(d, src["serviceAccountToken"].get("path", "token"), tok.encode(), mode)
             out[name] = (d, True)
         elif "downwardAPI" in v:
             shutil.rmtree(d, ignore_errors=True)
@@ -157,8 +158,12 @@ def field_value(pod, path):
 
 def container_env(store, pod, c):
     ns = pod["metadata"]["namespace"]
-    env = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443",
-           "KUBERNETES_SERVICE_PORT_HTTPS": "443", "KUBERNETES_PORT": "tcp://10.96.0.1:443"}
+    # The API server is reachable inside every pod at 127.0.0.1:443 (the kubelet
+    # forwards it), since pods here have no route to a cluster IP.
+    env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "443",
+           "KUBERNETES_SERVICE_PORT_HTTPS": "443", "KUBERNETES_PORT": "tcp://127.0.0.1:443",
+           "KUBERNETES_PORT_443_TCP": "tcp://127.0.0.1:443", "KUBERNETES_PORT_443_TCP_ADDR": "127.0.0.1",
+           "KUBERNETES_PORT_443_TCP_PORT": "443", "KUBERNETES_PORT_443_TCP_PROTO": "tcp"}
     for ef in c.get("envFrom") or []:
         pre = ef.get("prefix", "")
         if "configMapRef" in ef:
