@@ -299,3 +299,19 @@ def test_service_account_admission_token_and_api_inside_pod(cluster, ns):
     assert st == 200 and body["items"][0]["metadata"]["name"] == "default"
     nomount = busybox_pod("nomount", "sleep 1", automountServiceAccountToken=False)
     assert "volumes" not in create(cluster, ns, nomount)["spec"]
+
+
+def test_node_affinity_and_foreign_scheduler(cluster, ns):
+    aff = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}]}]}}}
+    create(cluster, ns, busybox_pod("aff-ok", "sleep 1000", affinity=aff))
+    wait_for(lambda: phase(cluster, ns, "aff-ok") == "Running", "scheduled by affinity")
+    bad = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["arm64"]}]}]}}}
+    create(cluster, ns, busybox_pod("aff-bad", "sleep 1000", affinity=bad))
+    wait_for(lambda: [c for c in (pod(cluster, ns, "aff-bad") or {}).get("status", {}).get("conditions", [])
+                      if c["type"] == "PodScheduled" and c.get("reason") == "Unschedulable"], "Unschedulable", 30)
+    create(cluster, ns, busybox_pod("other", "sleep 1", schedulerName="my-scheduler"))
+    time.sleep(2)
+    p = pod(cluster, ns, "other")
+    assert p["status"]["phase"] == "Pending" and "nodeName" not in p["spec"]

@@ -256,6 +256,36 @@ class Kubelet:
             h.close_connection = True
 
 
+def _affinity_matches(spec, labels):
+    """requiredDuringSchedulingIgnoredDuringExecution node affinity (terms are ORed)."""
+    req = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+           .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = req.get("nodeSelectorTerms") or []
+    if not terms:
+        return True
+
+    def expr_ok(e):
+        k, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
+        v = labels.get(k)
+        if op == "In":
+            return v in vals
+        if op == "NotIn":
+            return v not in vals
+        if op == "Exists":
+            return k in labels
+        if op == "DoesNotExist":
+            return k not in labels
+        if op in ("Gt", "Lt"):
+            try:
+                return (int(v) > int(vals[0])) if op == "Gt" else (int(v) < int(vals[0]))
+            except (TypeError, ValueError, IndexError):
+                return False
+        return False
+    return any(all(expr_ok(e) for e in t.get("matchExpressions") or []) and
+               all(e.get("key") != "metadata.name" or expr_ok({**e, "key": "kubernetes.io/hostname"})
+                   for e in t.get("matchFields") or []) for t in terms)
+
+
 class PodWorker:
     def __init__(self, kubelet, pod):
         self.k = kubelet
@@ -379,11 +409,14 @@ class PodWorker:
         t0 = time.time()
         while time.time() - t0 < delay and not self.gone():
             time.sleep(0.1)
-        sel = self.pod["spec"].get("nodeSelector") or {}
+        spec = self.pod["spec"]
+        if spec.get("schedulerName", "default-scheduler") != "default-scheduler":
+            return False   # another scheduler's pod: the default scheduler leaves it Pending
+        sel = spec.get("nodeSelector") or {}
         node = self.store.try_get(find("", "v1", "nodes"), None, NODE)
         labels = node["metadata"].get("labels", {}) if node else {}
         msg = None
-        if any(labels.get(k) != v for k, v in sel.items()):
+        if any(labels.get(k) != v for k, v in sel.items()) or not _affinity_matches(spec, labels):
             msg = "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
         for v in self.pod["spec"].get("volumes") or []:
             if "persistentVolumeClaim" in v and self.store.try_get(find("", "v1", "persistentvolumeclaims"), self.ns, v["persistentVolumeClaim"]["claimName"]) is None:
