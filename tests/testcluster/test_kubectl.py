@@ -193,3 +193,31 @@ def test_rolling_update_and_progress_deadline(cluster, ns):
     cluster.kubectl(v, "-n", ns, "apply", "-f", "-", input=json.dumps(stuck).encode())
     r = cluster.kubectl(v, "-n", ns, "rollout", "status", "deploy/stuck", "--timeout=60s", check=False, timeout=90)
     assert r.returncode != 0 and b'deployment "stuck" exceeded its progress deadline' in r.stderr
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_port_forward(cluster, ns, v):
+    import socket
+    import urllib.request
+    pod = POD_YAML.format(name="pf").replace(
+        'command: ["sh", "-c", "echo started; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]',
+        'command: ["sh", "-c", "mkdir -p /www && echo via-port-forward > /www/index.html && exec httpd -f -p 8080 -h /www"]')
+    cluster.kubectl(v, "-n", ns, "apply", "-f", "-", input=pod.encode())
+    wait_for(lambda: phase(cluster, ns, "pf") == "Running", "pod Running")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    p = cluster.popen(v, "-n", ns, "port-forward", "pod/pf", f"{port}:8080")
+    try:
+        def fetch():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=5) as r:
+                    return r.read()
+            except OSError:
+                return None
+        assert wait_for(fetch, "page through port-forward", 30) == b"via-port-forward\n"
+        assert fetch() == b"via-port-forward\n"   # a second connection over the same session
+    finally:
+        p.kill()
+        p.wait()

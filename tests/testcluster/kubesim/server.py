@@ -270,7 +270,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(201, cluster.evict(req, ns, name))
         if sub == "scale":
             return self.scale(cluster, req, res, ns, name)
-        if sub in ("binding", "portforward", "ephemeralcontainers", "finalize", "token"):
+        if sub == "portforward":
+            from . import portforward
+            return portforward.serve(self, cluster, req, ns, name, is_upgrade)
+        if sub in ("binding", "ephemeralcontainers", "finalize", "token"):
             raise errors.method_not_allowed()
         self.rest(cluster, req, res, ns, name, sub)
 
