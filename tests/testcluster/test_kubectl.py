@@ -221,3 +221,12 @@ def test_port_forward(cluster, ns, v):
     finally:
         p.kill()
         p.wait()
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_run_interactive_attach(cluster, ns, v):
+    """kubectl run -i --rm attaches to the container's stdin and reports its exit code."""
+    r = cluster.kubectl(v, "-n", ns, "run", "att", "-i", "--rm", "--restart=Never", "--image=kiln-test/busybox:latest",
+                        "--", "sh", "-c", "read x; echo got $x; exit 3", input=b"data-in\n", check=False, timeout=120)
+    assert r.returncode == 3, r.stderr
+    assert b"got data-in" in r.stdout

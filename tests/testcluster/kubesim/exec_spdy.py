@@ -140,7 +140,7 @@ def serve(h, cluster, pod, rt, cmd, stdin, stdout, stderr, tty, handler):
             elif kind == "control" and typ in (GOAWAY, RST_STREAM):
                 return
         _run(sp, cluster, rt, cmd, ids, pending, stdin, tty, proto, handler)
-    except (EOFError, OSError, zlib.error):
+    except (EOFError, OSError, ValueError, zlib.error):
         pass
 
 
@@ -152,6 +152,10 @@ def _status_bytes(code, cmd, proto, message=None):
     if message:
         return message.encode()
     return b"" if code == 0 else f"command terminated with non-zero exit code: exit status {code}".encode()
+
+
+def _cmd_text(cmd):
+    return cmd or ["attach"]
 
 
 def _run(sp, cluster, rt, cmd, ids, pending, stdin, tty, proto, handler):
@@ -175,7 +179,7 @@ def _run(sp, cluster, rt, cmd, ids, pending, stdin, tty, proto, handler):
                 elif typ == RST_STREAM:
                     sid = struct.unpack(">I", data[:4])[0] & 0x7FFFFFFF
                     inq.put((sid, FLAG_FIN, b""))
-        except (EOFError, OSError):
+        except (EOFError, OSError, ValueError):   # ValueError: the connection was closed under us
             pass
         inq.put(None)
     threading.Thread(target=reader, daemon=True).start()
@@ -205,10 +209,9 @@ def _run(sp, cluster, rt, cmd, ids, pending, stdin, tty, proto, handler):
         code = handler(gen() if stdin else iter(()), emit)
     else:
         docker = cluster.kubelet.docker
+        from .exec_ws import start_docker_stream, resize, exit_code
         try:
-            ex = docker.request("POST", f"/containers/{rt.id}/exec", {
-                "AttachStdin": stdin, "AttachStdout": "stdout" in ids, "AttachStderr": "stderr" in ids, "Tty": tty, "Cmd": cmd})
-            sock = docker.hijack(f"/exec/{ex['Id']}/start", {"Detach": False, "Tty": tty})
+            ex, sock, tty = start_docker_stream(docker, rt, cmd, stdin, "stdout" in ids, "stderr" in ids, tty)
         except DockerError as e:
             code, message = 1, e.message
             sock = None
@@ -224,7 +227,7 @@ def _run(sp, cluster, rt, cmd, ids, pending, stdin, tty, proto, handler):
                         elif sid == ids.get("resize") and data:
                             try:
                                 size = json.JSONDecoder().raw_decode(data.decode().strip())[0]
-                                docker.request("POST", f"/exec/{ex['Id']}/resize", query={"h": size.get("Height", 24), "w": size.get("Width", 80)})
+                                resize(docker, rt, ex, size)
                             except (ValueError, DockerError):
                                 pass
                 except OSError:
@@ -243,10 +246,10 @@ def _run(sp, cluster, rt, cmd, ids, pending, stdin, tty, proto, handler):
                         emit(2 if stream == 2 else 1, data)
             finally:
                 sock.close()
-            code = docker.request("GET", f"/exec/{ex['Id']}/json").get("ExitCode") or 0
+            code = exit_code(docker, ex)
     for name in ("stdout", "stderr"):
         if name in ids:
             sp.data(ids[name], b"", fin=True)
-    sp.data(ids["error"], _status_bytes(code, cmd, proto, message), fin=True)
+    sp.data(ids["error"], _status_bytes(code, _cmd_text(cmd), proto, message), fin=True)
     done.set()
     sp.goaway(max(ids.values()))

@@ -33,10 +33,10 @@ def serve(h, cluster, req, res, ns, name, is_upgrade, sub):
         raise errors.generic_not_found()
     if h.command not in ("GET", "POST"):
         raise errors.method_not_allowed()
-    if sub == "attach":
-        raise errors.bad_request("attach is not emulated by the kiln test cluster; use exec")
     cmd = req.query.get("command") or []
-    if not cmd:
+    if sub == "attach":
+        cmd = None   # attach to the container's own process
+    elif not cmd:
         raise errors.bad_request("you must specify at least 1 command")
     stdin, stdout, stderr, tty = (req.qbool(k) for k in ("stdin", "stdout", "stderr", "tty"))
     if not (stdin or stdout or stderr):
@@ -50,7 +50,7 @@ def serve(h, cluster, req, res, ns, name, is_upgrade, sub):
     if is_upgrade and upgrade == "spdy/3.1":
         from . import exec_spdy
         return exec_spdy.serve(h, cluster, pod, rt, cmd, stdin, stdout, stderr, tty,
-                               builder.exec_handler(cluster, pod, rt, cmd))
+                               builder.exec_handler(cluster, pod, rt, cmd) if cmd is not None else None)
     if not is_upgrade or upgrade != "websocket":
         raise errors.bad_request("Upgrade request required")
     offered = [p.strip() for p in (h.headers.get("Sec-WebSocket-Protocol") or "").split(",") if p.strip()]
@@ -66,7 +66,7 @@ def serve(h, cluster, req, res, ns, name, is_upgrade, sub):
     h.wfile.flush()
     h.close_connection = True
     ws = Conn(h.rfile, h.wfile, threading.Lock())
-    handler = builder.exec_handler(cluster, pod, rt, cmd)
+    handler = builder.exec_handler(cluster, pod, rt, cmd) if cmd is not None else None
     try:
         if handler is not None:
             _run_emulated(ws, handler, cmd, stdin, stdout, stderr)
@@ -85,9 +85,7 @@ def _send(ws, chan, data):
 def _run_docker(ws, cluster, rt, cmd, stdin, stdout, stderr, tty, proto):
     docker = cluster.kubelet.docker
     try:
-        ex = docker.request("POST", f"/containers/{rt.id}/exec", {
-            "AttachStdin": stdin, "AttachStdout": stdout, "AttachStderr": stderr, "Tty": tty, "Cmd": cmd})
-        sock = docker.hijack(f"/exec/{ex['Id']}/start", {"Detach": False, "Tty": tty})
+        ex, sock, tty = start_docker_stream(docker, rt, cmd, stdin, stdout, stderr, tty)
     except DockerError as e:
         _send(ws, 3, json.dumps(status_error(e.message)).encode())
         return
@@ -110,7 +108,7 @@ def _run_docker(ws, cluster, rt, cmd, stdin, stdout, stderr, tty, proto):
                 elif ch == 4:
                     try:
                         size = json.loads(data[1:])
-                        docker.request("POST", f"/exec/{ex['Id']}/resize", query={"h": size.get("Height", 24), "w": size.get("Width", 80)})
+                        resize(docker, rt, ex, size)
                     except (ValueError, DockerError):
                         pass
         except (Closed, OSError):
@@ -138,12 +136,34 @@ def _run_docker(ws, cluster, rt, cmd, stdin, stdout, stderr, tty, proto):
     finally:
         done.set()
         sock.close()
-    info = docker.request("GET", f"/exec/{ex['Id']}/json")
-    code = info.get("ExitCode")
-    if code is None:
-        code = 0
+    code = exit_code(docker, ex)
     st = status_success() if code == 0 else status_exit(code, cmd)
     _send(ws, 3, json.dumps(st).encode())
+
+
+def start_docker_stream(docker, rt, cmd, stdin, stdout, stderr, tty):
+    """A hijacked Docker stream: an exec of cmd, or (cmd None) an attach to the
+    container's process. Returns (exec id or None, socket, tty of the stream)."""
+    if cmd is None:
+        tty = bool(rt.inspect()["Config"].get("Tty"))
+        q = f"stream=1&stdin={int(stdin)}&stdout={int(stdout)}&stderr={int(stderr)}"
+        return None, docker.hijack(f"/containers/{rt.id}/attach?{q}", {}), tty
+    ex = docker.request("POST", f"/containers/{rt.id}/exec", {
+        "AttachStdin": stdin, "AttachStdout": stdout, "AttachStderr": stderr, "Tty": tty, "Cmd": cmd})
+    return ex["Id"], docker.hijack(f"/exec/{ex['Id']}/start", {"Detach": False, "Tty": tty}), tty
+
+
+def resize(docker, rt, ex, size):
+    q = {"h": size.get("Height", 24), "w": size.get("Width", 80)}
+    docker.request("POST", f"/exec/{ex}/resize" if ex else f"/containers/{rt.id}/resize", query=q)
+
+
+def exit_code(docker, ex):
+    """An exec's exit code; an attach ends with success (the pod status carries the exit code)."""
+    if ex is None:
+        return 0
+    code = docker.request("GET", f"/exec/{ex}/json").get("ExitCode")
+    return 0 if code is None else code
 
 
 def _run_emulated(ws, handler, cmd, stdin, stdout, stderr):

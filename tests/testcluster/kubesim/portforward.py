@@ -77,7 +77,7 @@ def serve(h, cluster, req, ns, name, is_upgrade):
                         s.shutdown(socket.SHUT_WR)
                 except OSError:
                     pass
-    except (EOFError, OSError):
+    except (EOFError, OSError, ValueError):   # ValueError: the connection was closed under us
         pass
     finally:
         for s in conns.values():

@@ -31,7 +31,10 @@ class Conn:
         self.wlock = lock
 
     def _read(self, n):
-        buf = self.rfile.read(n)
+        try:
+            buf = self.rfile.read(n)
+        except ValueError:   # the connection was closed under us
+            raise Closed()
         if buf is None or len(buf) < n:
             raise Closed()
         return buf
