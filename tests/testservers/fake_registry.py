@@ -19,7 +19,8 @@ Scenarios:
                     429:<n>      the first n manifest GETs answer 429 + Retry-After: 1
                     500:<n>      the first n manifest GETs answer 500
                     reset-blob   the first blob GET sends half the body, then a TCP reset
-                    reset-patch  the first PATCH forwards half its body upstream, then a reset
+                    reset-upload the first PATCH or PUT with blob bytes forwards half of
+                                 them upstream, then a reset
                     drop-patch:<n>  the n-th PATCH is read but not forwarded, then a reset
                     slow-blob    blob GETs trickle one byte every 0.5 s
 """
@@ -258,9 +259,10 @@ class Handler(BaseHTTPRequestHandler):
         body = self.body()
         forward_len = None
         fault = None
-        if self.command == "PATCH" and self.fault_budget("reset-patch") and bump("reset-patch") == 1:
+        carries_blob = self.command == "PATCH" or (self.command == "PUT" and "/blobs/uploads/" in path and body)
+        if carries_blob and self.fault_budget("reset-upload") and bump("reset-upload") == 1:
             forward_len = len(body) // 2
-            fault = "reset-patch"
+            fault = "reset-upload"
         if self.command == "PATCH" and self.fault_budget("drop-patch"):
             if bump("drop-patch") == self.fault_budget("drop-patch"):
                 self.record(fault="drop-patch", content_range=self.headers.get("Content-Range"))
@@ -273,8 +275,8 @@ class Handler(BaseHTTPRequestHandler):
                          headers=headers)
         resp = upstream.getresponse()
         data = resp.read() if self.command != "HEAD" else b""
-        if fault == "reset-patch":
-            self.record(fault=fault, forwarded=forward_len, upstream_status=resp.status)
+        if fault == "reset-upload":
+            self.record(fault=fault, forwarded=forward_len, upstream_status=resp.status, body_length=len(body))
             upstream.close()
             return self.reset()
         if is_blob_get and resp.status == 200 and self.fault_budget("reset-blob") and bump("reset-blob") == 1:
@@ -289,7 +291,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reset()
         slow = is_blob_get and resp.status in (200, 206) and self.fault_budget("slow-blob")
         self.record(fault="slow-blob" if slow else None, range=self.headers.get("Range"), status=resp.status,
-                    content_range=self.headers.get("Content-Range"))
+                    content_range=self.headers.get("Content-Range"), body_length=len(body))
         self.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() not in ("connection", "transfer-encoding", "content-length"):
