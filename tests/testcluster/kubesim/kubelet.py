@@ -312,6 +312,8 @@ class PodWorker:
         self.probe_states = {}   # (container, kind) -> ProbeState
         self.host_ports = []
         self.emulation_started = False
+        self.cleanup_lock = threading.Lock()
+        self.cleaned = False
 
     # -- status ----------------------------------------------------------------------
     def update_status(self, fn):
@@ -964,6 +966,11 @@ class PodWorker:
             threading.Thread(target=self.cleanup, daemon=True).start()
 
     def cleanup(self):
+        # runs once, from the worker or from the deletion event, whichever comes first
+        with self.cleanup_lock:
+            if self.cleaned:
+                return
+            self.cleaned = True
         for rt in list(self.current.values()) + list(self.previous.values()):
             try:
                 rt.kill()
@@ -973,10 +980,10 @@ class PodWorker:
         for hp in self.host_ports:
             hp.close()
         self.host_ports = []
-        if self.infra:
-            self.infra.kill()
-            self.infra.remove()
-            self.infra = None
+        infra, self.infra = self.infra, None
+        if infra:
+            infra.kill()
+            infra.remove()
         shutil.rmtree(self.dir, ignore_errors=True)
         self.k.ip_of.pop(self.ip, None) if getattr(self, "ip", None) else None
         self.k.forget(self.uid)
