@@ -7,6 +7,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <thread>
 
 #include "context/events_util.hpp"
@@ -69,7 +73,8 @@ class Output {
                             "discarded: retry");
 }
 
-void copy_file(int root_fd, const WalkedEntry& w, Output& out, std::vector<char>& buf, const CancelToken& cancel) {
+template <typename Out>
+void copy_file(int root_fd, const WalkedEntry& w, Out& out, std::vector<char>& buf, const CancelToken& cancel) {
   int fd = open_beneath(root_fd, w.entry.path);
   if (fd < 0) {
     int e = errno;
@@ -106,6 +111,118 @@ void copy_file(int root_fd, const WalkedEntry& w, Output& out, std::vector<char>
   }
 }
 
+
+struct StringOut {
+  std::string& s;
+  void write(const void* data, std::size_t size) { s.append(static_cast<const char*>(data), size); }
+};
+
+// Reads small files ahead on a second thread, in stream order, so that the
+// open/read/close of many small files overlaps with assembling and
+// compressing the stream. Errors are handed over with the file they belong
+// to, so they surface in stream order. Memory is bounded by the window.
+class Prefetcher {
+ public:
+  static constexpr std::uint64_t kSmall = 256 * 1024;
+  static constexpr std::size_t kWindowBytes = 8u << 20;
+  static constexpr std::size_t kWindowFiles = 1024;
+  static constexpr std::size_t kBatch = 64;
+
+  static bool eligible(const WalkedEntry& w) {
+    return w.entry.type == EntryType::regular && !w.inline_data && w.entry.size <= kSmall;
+  }
+
+  Prefetcher(int root_fd, const std::vector<WalkedEntry>& entries, const CancelToken& cancel)
+      : root_fd_(root_fd), entries_(entries), cancel_(cancel), thread_([this] { run(); }) {}
+  ~Prefetcher() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    space_.notify_all();
+    thread_.join();
+  }
+  Prefetcher(const Prefetcher&) = delete;
+  Prefetcher& operator=(const Prefetcher&) = delete;
+
+  // The content of entries[i] (eligible), or its read error.
+  std::string take(std::size_t i) {
+    std::unique_lock lock(mutex_);
+    // Waking up once per small file costs a scheduler round trip each time
+    // on a busy machine: wait for a batch unless the reader cannot go on.
+    if (slots_.empty() || slots_.front().index != i) {
+      ready_.wait(lock, [&] {
+        return !slots_.empty() && slots_.front().index == i && (slots_.size() >= kBatch || done_ || waiting_);
+      });
+    }
+    Slot slot = std::move(slots_.front());
+    slots_.pop_front();
+    buffered_ -= slot.data.size();
+    lock.unlock();
+    space_.notify_one();
+    if (slot.error) std::rethrow_exception(slot.error);
+    return std::move(slot.data);
+  }
+
+ private:
+  struct Slot {
+    std::size_t index;
+    std::string data;
+    std::exception_ptr error;
+  };
+
+  void run() {
+    std::vector<char> buf(kSmall + 1);
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      const WalkedEntry& w = entries_[i];
+      if (!eligible(w)) continue;
+      {
+        std::unique_lock lock(mutex_);
+        if (!(buffered_ < kWindowBytes && slots_.size() < kWindowFiles)) {
+          waiting_ = true;
+          ready_.notify_one();
+          // Resume at half the window, not at the first free slot: one
+          // wake-up per batch instead of one per file.
+          space_.wait(lock, [&] { return stop_ || (buffered_ < kWindowBytes / 2 && slots_.size() < kWindowFiles / 2); });
+          waiting_ = false;
+        }
+        if (stop_) return;
+      }
+      Slot slot{i, {}, nullptr};
+      try {
+        slot.data.reserve(static_cast<std::size_t>(w.entry.size));
+        StringOut out{slot.data};
+        copy_file(root_fd_, w, out, buf, cancel_);
+      } catch (...) {
+        slot.error = std::current_exception();
+      }
+      {
+        std::lock_guard lock(mutex_);
+        buffered_ += slot.data.size();
+        slots_.push_back(std::move(slot));
+      }
+      ready_.notify_one();
+    }
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    ready_.notify_one();
+  }
+
+  int root_fd_;
+  const std::vector<WalkedEntry>& entries_;
+  CancelToken cancel_;
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+  std::deque<Slot> slots_;
+  std::size_t buffered_ = 0;
+  bool stop_ = false;
+  bool done_ = false;     // every eligible file has been read
+  bool waiting_ = false;  // the reader waits for the window to drain
+  std::thread thread_;  // last: starts after the members it uses exist
+};
+
 }  // namespace
 
 void stream_tar(const std::string& root, const std::vector<WalkedEntry>& entries, ByteSink& sink,
@@ -119,12 +236,16 @@ void stream_tar(const std::string& root, const std::vector<WalkedEntry>& entries
   for (const auto& w : entries) total_bytes += w.entry.size;
   Output out(sink, options);
   std::vector<char> buf(kChunk);
+  unsigned threads = options.threads ? options.threads : std::thread::hardware_concurrency();
+  std::unique_ptr<Prefetcher> prefetch;
+  if (threads > 1) prefetch = std::make_unique<Prefetcher>(root_fd, entries, cancel);
   std::string header;
   std::size_t files = 0;
   auto last_event = std::chrono::steady_clock::now();
   static const char zeros[1024] = {};
 
-  for (const auto& w : entries) {
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const WalkedEntry& w = entries[i];
     check_cancel(cancel);
     const ContextEntry& e = w.entry;
     TarHeader h;
@@ -152,6 +273,9 @@ void stream_tar(const std::string& root, const std::vector<WalkedEntry>& entries
     if (e.type == EntryType::regular) {
       if (w.inline_data) {
         out.write(w.inline_data->data(), w.inline_data->size());
+      } else if (prefetch && Prefetcher::eligible(w)) {
+        std::string data = prefetch->take(i);
+        out.write(data.data(), data.size());
       } else {
         copy_file(root_fd, w, out, buf, cancel);
       }

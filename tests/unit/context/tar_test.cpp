@@ -185,8 +185,10 @@ TEST_CASE("a triggered cancel token stops streaming and hashing") {
 TEST_CASE("a file that changes size while archived is an error, not a corrupt tar") {
   TempDir dir;
   tree(dir.path);
-  write(dir.path / "0-big.bin", std::string(3 << 20, 'x'));  // flushes to the sink before z.txt is read
-  write(dir.path / "z.txt", "twelve bytes");
+  write(dir.path / "0-big.bin", std::string(3 << 20, 'x'));  // flushes to the sink before z.bin is read
+  // Larger than what is read ahead on another thread: read when its turn comes.
+  const std::string original(300 * 1024, 'z');
+  write(dir.path / "z.bin", original);
   for (const char* change : {"shrink", "grow"}) {
     DirectoryContext ctx(dir.str());
     ctx.entries();
@@ -196,7 +198,7 @@ TEST_CASE("a file that changes size while archived is an error, not a corrupt ta
       received.append(static_cast<const char*>(d), n);
       if (!changed) {
         changed = true;
-        write(dir.path / "z.txt", std::string(change) == "shrink" ? "short" : "much longer than twelve bytes");
+        write(dir.path / "z.bin", std::string(change) == "shrink" ? "short" : original + original);
       }
       return true;
     });
@@ -205,13 +207,47 @@ TEST_CASE("a file that changes size while archived is an error, not a corrupt ta
       FAIL("no error");
     } catch (const kiln::Error& e) {
       CHECK(e.code() == kiln::Errc::io);
-      CHECK(std::string(e.what()).find("z.txt") != std::string::npos);
+      CHECK(std::string(e.what()).find("z.bin") != std::string::npos);
+      CHECK(std::string(e.what()).find(change == std::string("shrink") ? "shrank" : "grew") != std::string::npos);
     }
     CHECK_THROWS(read_tar(received));  // no end marker: a reader cannot take it for complete
     // The failed call forgot its walk: retrying the same context works.
     kiln::MemorySink retry;
     CHECK_NOTHROW(ctx.write_tar(retry));
     CHECK_NOTHROW(read_tar(retry.data()));
-    write(dir.path / "z.txt", "twelve bytes");
+    write(dir.path / "z.bin", original);
+  }
+}
+
+TEST_CASE("small files changed after the walk are errors too, on every thread count") {
+  TempDir dir;
+  tree(dir.path);
+  for (int i = 0; i < 50; ++i) write(dir.path / ("f" + std::to_string(i)), std::string(100 + i, 'f'));
+  for (unsigned threads : {1u, 2u}) {
+    DirectoryContext ctx(dir.str());
+    ctx.entries();
+    write(dir.path / "f30", "changed");
+    kiln::TarOptions options;
+    options.threads = threads;
+    options.gzip = threads == 2;
+    kiln::MemorySink sink;
+    try {
+      ctx.write_tar(sink, options);
+      FAIL("no error");
+    } catch (const kiln::Error& e) {
+      CHECK(e.code() == kiln::Errc::io);
+      CHECK(std::string(e.what()).find("'f30'") != std::string::npos);
+    }
+    write(dir.path / "f30", std::string(130, 'f'));
+    // Unchanged: the same bytes whichever thread read the files.
+    DirectoryContext again(dir.str());
+    kiln::MemorySink one, two;
+    kiln::TarOptions single, dual;
+    single.threads = 1;
+    dual.threads = 2;
+    again.write_tar(one, single);
+    again.write_tar(two, dual);
+    CHECK(one.data() == two.data());
+    CHECK(read_tar(one.data()).size() == 56);
   }
 }
