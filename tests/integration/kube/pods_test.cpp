@@ -246,3 +246,29 @@ TEST_CASE("exec: 100 MB of stdin arrive byte-exact, and stdout streams back") {
   CHECK(echoed == expected);
   CHECK(chunks > 1);
 }
+
+TEST_CASE("following logs of a running pod: events arrive as they are written; cancel stops it") {
+  auto name = kubetest::unique("ticker");
+  kubetest::start_pod(name, "i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done");
+  kiln::CancelToken cancel;
+  std::vector<std::string> lines;
+  LogOptions follow;
+  follow.namespace_name = ns();
+  auto e = error_of([&] {
+    client().follow_logs(
+        name, follow,
+        [&](const kiln::Event& event) {
+          lines.emplace_back(boost::json::parse(event.json).at("line").as_string());
+          if (lines.size() == 3) cancel.cancel();  // while the stream is open
+          return true;
+        },
+        cancel);
+  });
+  CHECK(e.code() == Errc::cancelled);
+  REQUIRE(lines.size() >= 3);
+  CHECK(lines[0] == "tick-1");
+  CHECK(lines[2] == "tick-3");
+  DeleteOptions now;
+  now.grace_period_seconds = 0;
+  client().remove(resources::pods, name, now, ns());
+}
