@@ -43,11 +43,31 @@ std::string unique(const std::string& prefix) {
   return s;
 }
 
+namespace {
+// Deletes the run's namespace (and with it its pods and containers) at exit.
+struct NamespaceCleanup {
+  std::string name;
+  ~NamespaceCleanup() {
+    if (name.empty()) return;
+    try {
+      DeleteOptions options;
+      options.ignore_not_found = true;
+      options.grace_period_seconds = 0;
+      client().remove(resources::namespaces, name, options);
+    } catch (const std::exception&) {
+      // The cluster may be gone already; nothing to clean then.
+    }
+  }
+};
+NamespaceCleanup cleanup;
+}  // namespace
+
 const std::string& ns() {
   static std::string name = [] {
     auto n = unique("kiln-it");
     client().apply(json_object(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")" + n +
                                R"(","labels":{"kiln.dev/test":"kube"}}})"));
+    cleanup.name = n;
     return n;
   }();
   return name;
