@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <boost/json.hpp>
+
 #include "http/client.hpp"
 #include "kube/transport.hpp"
 #include "support.hpp"
@@ -156,4 +158,40 @@ TEST_CASE("proxy_transport: another HTTP client reaches the registry through the
         transport.base_url + "/v2/x/blobs/uploads/1?_state=s");
   CHECK(transport.rewrite_location("http://10.0.0.7:5000/v2/x/blobs/uploads/2") ==
         transport.base_url + "/v2/x/blobs/uploads/2");
+}
+
+TEST_CASE("exec credential plugin handing out a client certificate (kept in memory)") {
+  auto admin = kubetest::config();  // the kind-style user: client certificate data
+  REQUIRE_FALSE(admin.client_cert_data.empty());
+  char tmpl[] = "/tmp/kiln-plugin-XXXXXX";
+  fs::path dir = mkdtemp(tmpl);
+  boost::json::object credential{
+      {"apiVersion", "client.authentication.k8s.io/v1beta1"},
+      {"kind", "ExecCredential"},
+      {"status", {{"clientCertificateData", admin.client_cert_data}, {"clientKeyData", admin.client_key_data}}}};
+  std::ofstream(dir / "credential.json") << boost::json::serialize(credential);
+  auto plugin = dir / "plugin";
+  std::ofstream(plugin) << "#!/bin/sh\ncat '" << (dir / "credential.json").string() << "'\n";
+  fs::permissions(plugin, fs::perms::owner_all);
+  auto config = admin;
+  config.client_cert_data.clear();
+  config.client_key_data.clear();
+  ExecPlugin exec;
+  exec.api_version = "client.authentication.k8s.io/v1beta1";
+  exec.command = plugin.string();
+  config.exec = exec;
+  Client with_cert(config);
+  CHECK(with_cert.get(resources::namespaces, "default").at("metadata").at("name").as_string() == "default");
+  // Without any credential the server answers 401.
+  auto anonymous = admin;
+  anonymous.client_cert_data.clear();
+  anonymous.client_key_data.clear();
+  Client nobody(anonymous);
+  try {
+    nobody.get(resources::namespaces, "default");
+    FAIL("anonymous request accepted");
+  } catch (const kiln::Error& e) {
+    CHECK(e.code() == Errc::unauthorized);
+  }
+  fs::remove_all(dir);
 }
