@@ -164,3 +164,37 @@ TEST_CASE("watch deadline and cancellation") {
   }
   canceller.join();
 }
+
+TEST_CASE("changes missed while disconnected past a 410 are delivered by the relist, deletions included") {
+  auto label = kubetest::unique("missed");
+  client().create(resources::configmaps, configmap(label + "-pre", label), ns());
+  auto options = options_for(label);
+  options.all_namespaces = true;  // the watch path /api/v1/configmaps differs from the object paths
+  std::thread saboteur;
+  std::atomic<bool> streaming{false};
+  bool deleted_pre = false, added_post = false;
+  auto result = client().watch(resources::configmaps, options, [&](const WatchEvent& e) {
+    if (e.type == "ADDED" && name_of(e) == label + "-pre" && !saboteur.joinable()) {
+      saboteur = std::thread([label, &streaming] {
+        client().create(resources::configmaps, configmap(label + "-mid", label), ns());
+        while (!streaming) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        // Keep the watch out while the changes happen and history is lost.
+        kubetest::fault(R"({"action":"fail-requests","code":500,"count":100000,"pathContains":"/api/v1/configmaps"})");
+        kubetest::fault(R"({"action":"drop-watches"})");
+        client().remove(resources::configmaps, label + "-pre", {}, ns());
+        client().create(resources::configmaps, configmap(label + "-post", label), ns());
+        kubetest::fault(R"({"action":"compact"})");
+        kubetest::fault(R"({"action":"reset"})");
+      });
+    }
+    if (e.type == "ADDED" && name_of(e) == label + "-mid") streaming = true;
+    if (e.type == "DELETED" && name_of(e) == label + "-pre") deleted_pre = true;
+    if (e.type == "ADDED" && name_of(e) == label + "-post") added_post = true;
+    return !(deleted_pre && added_post);
+  });
+  saboteur.join();
+  CHECK(deleted_pre);
+  CHECK(added_post);
+  CHECK(result.relists >= 1);
+  CHECK(result.reconnects >= 1);
+}
