@@ -370,8 +370,11 @@ class Client {
   // while waiting; predicate may throw to fail early.
   Object wait_for(const Resource& resource, const std::string& name, const std::function<bool(const Object&)>& predicate,
                   std::chrono::milliseconds timeout, const std::string& ns = {}, const CancelToken& cancel = {});
-  // Phase "Pending|Running|Succeeded|Failed"; reaching Failed (or Succeeded
-  // while waiting for Running) is Error(build_failed) with the reason.
+  // Phase "Pending|Running|Succeeded|Failed" (a pod that already Succeeded
+  // satisfies Running). Reaching Failed is Error(build_failed), or
+  // Error(out_of_memory) for OOMKilled, with the reason; a container that
+  // cannot start (ImagePullBackOff, InvalidImageName, config errors) is
+  // Error(unavailable) with the waiting reason as remote_code.
   Object wait_for_pod_phase(const std::string& pod, const std::string& phase, std::chrono::milliseconds timeout,
                             const std::string& ns = {}, const CancelToken& cancel = {});
   // A pod condition ("Ready", "Initialized", "PodScheduled") with status True.
