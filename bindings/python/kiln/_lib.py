@@ -131,6 +131,35 @@ def event_callback(on_event):
     return EVENT_CB(trampoline)
 
 
+class Handle:
+    """Owns one kiln handle. close() frees it once; `with` and garbage
+    collection call it too. Subclasses set _free (kiln_<type>_free) and
+    _what (for the error when a closed handle is used)."""
+
+    _free = None
+    _what = "handle"
+    _handle = None
+
+    def close(self):
+        if self._handle:
+            type(self)._free(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def _h(self):
+        if not self._handle:
+            raise ValueError(f"the {self._what} is closed")
+        return self._handle
+
+
 class Cancel:
     """A cancellation token; cancel() may be called from any thread."""
 

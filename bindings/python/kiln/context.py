@@ -15,7 +15,7 @@ cancels. Methods raise kiln.KilnError.
 import ctypes
 import json
 
-from ._lib import ErrorPtr, EVENT_CB, call, declare, event_callback, lib, take_json
+from ._lib import Handle, ErrorPtr, EVENT_CB, call, declare, event_callback, lib, take_json
 
 _c = ctypes.c_char_p
 _p = ctypes.c_void_p
@@ -46,35 +46,20 @@ def _cancel_handle(cancel):
     return None if cancel is None else cancel.handle
 
 
-class Context:
+class Context(Handle):
     """A directory plus its .dockerignore and Dockerfile.
 
     Keyword options: dockerfile (relative to root, or absolute), stat_cache
     (a file path), threads. Use as a context manager or call close()."""
+
+    _free = lib.kiln_context_free
+    _what = "context"
 
     def __init__(self, root, **options):
         handle = ctypes.c_void_p()
         call(lib.kiln_context_open, str(root).encode(), _json(options), ctypes.byref(handle))
         self._handle = handle
 
-    def close(self):
-        if getattr(self, "_handle", None):
-            lib.kiln_context_free(self._handle)
-            self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
-
-    def _h(self):
-        if not self._handle:
-            raise ValueError("the context is closed")
-        return self._handle
 
     def rescan(self):
         """Forget the last walk: the next call sees the directory as it is now."""

@@ -17,7 +17,7 @@ import ctypes
 import json
 from collections import namedtuple
 
-from ._lib import ErrorPtr, call, declare, lib, take_json
+from ._lib import Handle, ErrorPtr, call, declare, lib, take_json
 
 _c = ctypes.c_char_p
 _p = ctypes.c_void_p
@@ -59,11 +59,14 @@ def _take_bytes(ptr, size):
         lib.kiln_free(ptr)
 
 
-class Kube:
+class Kube(Handle):
     """A Kubernetes API client. `kubeconfig` None: $KUBECONFIG, ~/.kube/config,
     else the pod's service account; `context` None: the current context.
     Methods take an optional `namespace` (default: the client's) and an
     optional kiln.Cancel. Use as a context manager or call close()."""
+
+    _free = lib.kiln_kube_free
+    _what = "Kubernetes client"
 
     def __init__(self, kubeconfig=None, context=None, **options):
         handle = ctypes.c_void_p()
@@ -116,16 +119,3 @@ class Kube:
              ctypes.byref(err_out), ctypes.byref(err_size))
         return ExecResult(code.value, _take_bytes(out.value, out_size.value), _take_bytes(err_out.value, err_size.value))
 
-    def close(self):
-        if getattr(self, "_handle", None):
-            lib.kiln_kube_free(self._handle)
-            self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()

@@ -11,7 +11,7 @@ snake_case (ca_file="...", docker_config_json="...", parallel_blobs=4).
 import ctypes
 import json
 
-from ._lib import ErrorPtr, EVENT_CB, call, declare, event_callback, lib, take_json, take_string
+from ._lib import Handle, ErrorPtr, EVENT_CB, call, declare, event_callback, lib, take_json, take_string
 
 _c = ctypes.c_char_p
 _p = ctypes.c_void_p
@@ -49,35 +49,20 @@ def _cancel_handle(cancel):
     return None if cancel is None else cancel.handle
 
 
-class Registry:
+class Registry(Handle):
     """A registry host ("127.0.0.1:5000") or an OCI layout ("oci:<dir>").
 
     Methods raise kiln.KilnError; `cancel` is an optional kiln.Cancel.
     Use as a context manager or call close()."""
+
+    _free = lib.kiln_registry_free
+    _what = "registry"
 
     def __init__(self, location, **options):
         handle = ctypes.c_void_p()
         call(lib.kiln_registry_open, _enc(location), _options(options), ctypes.byref(handle))
         self._handle = handle
 
-    def close(self):
-        if getattr(self, "_handle", None):
-            lib.kiln_registry_free(self._handle)
-            self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
-
-    def _h(self):
-        if not self._handle:
-            raise ValueError("registry is closed")
-        return self._handle
 
     def resolve(self, repository, reference, cancel=None):
         """The manifest's descriptor as a dict; KilnError(not_found) if absent."""
