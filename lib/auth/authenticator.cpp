@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "auth/base64.hpp"
+#include "core/base64.hpp"
 #include "auth/challenge.hpp"
 #include "auth/token.hpp"
 #include "http/url.hpp"
@@ -136,7 +136,7 @@ void Authenticator::authorize(http::Request& request, const std::vector<std::str
     case Mode::basic: {
       const auto& c = credential_locked();
       if (c && !c->username.empty()) {
-        request.headers.set("Authorization", "Basic " + base64_encode(c->username + ":" + c->password));
+        request.headers.set("Authorization", "Basic " + core::base64_encode(c->username + ":" + c->password));
       }
       return;
     }
@@ -270,7 +270,7 @@ std::string Authenticator::fetch_token_locked(const std::vector<std::string>& sc
     request.url = url;
     if (credential && !credential->username.empty()) {
       request.headers.set("Authorization",
-                          "Basic " + base64_encode(credential->username + ":" + credential->password));
+                          "Basic " + core::base64_encode(credential->username + ":" + credential->password));
     }
   }
   http::Response response;

@@ -2,7 +2,7 @@
 
 #include <boost/json.hpp>
 
-#include "auth/base64.hpp"
+#include "core/base64.hpp"
 #include "kiln/error.hpp"
 #include "kiln/image_ref.hpp"
 
@@ -35,7 +35,7 @@ Credential parse_entry(const boost::json::value& v, const std::string& origin, c
   Credential c;
   std::string auth = string_field(obj, "auth", origin, path);
   if (!auth.empty()) {
-    auto decoded = base64_decode(auth);
+    auto decoded = core::base64_decode(auth);
     if (!decoded) bad(origin, path + ".auth", "is not valid base64 (expected base64 of \"user:password\")");
     auto colon = decoded->find(':');
     if (colon == std::string::npos) bad(origin, path + ".auth", "does not decode to \"user:password\" (no ':')");

@@ -8,8 +8,8 @@
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
 
-#include "kube/base64.hpp"
-#include "kube/process.hpp"
+#include "core/base64.hpp"
+#include "core/process.hpp"
 
 namespace kiln::kube {
 
@@ -135,7 +135,7 @@ std::string exec_info_json(const ExecPlugin& plugin, const Config& config, bool 
       std::ifstream in(config.ca_file, std::ios::binary);
       ca.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
-    if (!ca.empty()) cluster["certificate-authority-data"] = base64_encode(ca);
+    if (!ca.empty()) cluster["certificate-authority-data"] = core::base64_encode(ca);
     if (!config.proxy_url.empty()) cluster["proxy-url"] = config.proxy_url;
     if (!plugin.cluster_config_json.empty()) {
       boost::system::error_code ec;
@@ -160,9 +160,14 @@ ExecCredential Authenticator::run_plugin(const CancelToken& cancel) {
                             plugin.command, config_.origin));
   auto env = plugin.env;
   env.emplace_back("KUBERNETES_EXEC_INFO", exec_info_json(plugin, config_, false));
-  ProcessResult result;
+  core::ProcessResult result;
   try {
-    result = run_process(plugin.command, plugin.args, env, kMaxPluginOutput, plugin_timeout_, cancel);
+    core::ProcessOptions options;
+    options.extra_env = std::move(env);
+    options.max_output = kMaxPluginOutput;
+    options.timeout = plugin_timeout_;
+    options.cancel = cancel;
+    result = core::run_process(plugin.command, plugin.args, options);
   } catch (const Error& e) {
     if (e.code() == Errc::not_found) {
       throw Error(Errc::unauthorized,
@@ -217,7 +222,7 @@ RequestCredentials Authenticator::current(const CancelToken& cancel) {
   } else if (!config_.token_file.empty()) {
     creds.authorization = "Bearer " + file_token();
   } else if (!config_.username.empty()) {
-    creds.authorization = "Basic " + base64_encode(config_.username + ":" + config_.password);
+    creds.authorization = "Basic " + core::base64_encode(config_.username + ":" + config_.password);
   }
   return creds;
 }

@@ -15,7 +15,7 @@
 #include <fmt/format.h>
 
 #include "kiln/kube.hpp"
-#include "kube/base64.hpp"
+#include "core/base64.hpp"
 
 namespace kiln::kube {
 
@@ -84,7 +84,7 @@ std::vector<std::string> string_list(const YAML::Node& map, const char* key, con
 std::string decode_data(const YAML::Node& map, const char* key, const Where& parent) {
   auto text = scalar(map, key, parent);
   if (text.empty()) return {};
-  auto decoded = base64_decode(text);
+  auto decoded = core::base64_decode(text);
   if (!decoded) fail(parent.child(key, map[key]), "is not valid base64 (it holds the base64 of a PEM file)");
   if (decoded->find("-----BEGIN") == std::string::npos)
     fail(parent.child(key, map[key]), "does not decode to PEM data (expected \"-----BEGIN ...\")");

@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "auth/authenticator.hpp"
-#include "auth/base64.hpp"
+#include "core/base64.hpp"
 #include "kiln/error.hpp"
 
 using namespace kiln;
@@ -37,7 +37,7 @@ TEST_CASE("Basic: credentials go to the registry origin only") {
   CHECK(a.on_unauthorized(challenge(R"(Basic realm="Registry Realm")"), {}, {}));
   auto same = request_to("https://reg.example:443/v2/x/blobs/uploads/");
   a.authorize(same, {}, {});
-  CHECK(same.headers.get("Authorization") == "Basic " + auth::base64_encode("u:p"));
+  CHECK(same.headers.get("Authorization") == "Basic " + kiln::core::base64_encode("u:p"));
   for (const char* url : {"https://storage.example/blob", "http://reg.example/v2/", "https://reg.example:5000/v2/",
                           "https://reg.example.evil/v2/"}) {
     CAPTURE(url);

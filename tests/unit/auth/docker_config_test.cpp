@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "auth/base64.hpp"
+#include "core/base64.hpp"
 #include "auth/docker_config.hpp"
 #include "kiln/auth.hpp"
 #include "kiln/error.hpp"
@@ -24,7 +24,7 @@ TEST_CASE("registry keys are normalised like docker's") {
 
 TEST_CASE("config.json: auth, username/password, identitytoken") {
   std::string json = R"({"auths":{
-    "https://index.docker.io/v1/":{"auth":")" + base64_encode("hub:pw:with:colons") + R"("},
+    "https://index.docker.io/v1/":{"auth":")" + kiln::core::base64_encode("hub:pw:with:colons") + R"("},
     "http://reg.example:5000":{"username":"u","password":"p"},
     "tok.example/v1/":{"identitytoken":"refresh-me"},
     "empty.example":{}
@@ -47,7 +47,7 @@ TEST_CASE("config.json: auth, username/password, identitytoken") {
 }
 
 TEST_CASE("legacy .dockercfg payloads") {
-  std::string json = R"({"reg.example":{"auth":")" + base64_encode("a:b") + R"(","email":"x@y"}})";
+  std::string json = R"({"reg.example":{"auth":")" + kiln::core::base64_encode("a:b") + R"(","email":"x@y"}})";
   auto c = kiln::dockerconfigjson_credentials(json)->get("reg.example");
   REQUIRE(c.has_value());
   CHECK(c->username == "a");
@@ -59,7 +59,7 @@ TEST_CASE("malformed configs name the field, never the secret") {
     std::string json;
     std::string field;
   };
-  std::string secret_b64 = base64_encode("no-colon-secret");
+  std::string secret_b64 = kiln::core::base64_encode("no-colon-secret");
   for (const auto& c : {Case{R"({"auths":[]})", "auths"}, Case{R"({"auths":{"h":{"auth":"%%%"}}})", "auths[\"h\"].auth"},
                         Case{R"({"auths":{"h":{"auth":")" + secret_b64 + R"("}}})", "auths[\"h\"].auth"},
                         Case{R"({"auths":{"h":{"username":5}}})", "auths[\"h\"].username"},

@@ -11,7 +11,6 @@
 
 #include "kiln/kube.hpp"
 #include "kube/auth.hpp"
-#include "kube/process.hpp"
 
 namespace fs = std::filesystem;
 using kiln::Errc;
@@ -52,39 +51,6 @@ Config exec_config(const fs::path& plugin, std::vector<std::string> args = {}) {
 }
 
 }  // namespace
-
-TEST_CASE("run_process: argv without a shell, environment, exit codes, timeout") {
-  auto r = run_process("/bin/sh", {"-c", "printf '%s|%s' \"$1\" \"$KILN_X\"; echo oops >&2; exit 3", "sh", "a b;c"},
-                       {{"KILN_X", "y z"}}, 1 << 20, std::chrono::seconds(10), {});
-  CHECK(r.out == "a b;c|y z");
-  CHECK(r.err == "oops\n");
-  CHECK(r.exit_code == 3);
-  CHECK_THROWS_AS(run_process("kiln-no-such-program", {}, {}, 1024, std::chrono::seconds(5), {}), kiln::Error);
-  try {
-    run_process("/bin/sleep", {"30"}, {}, 1024, std::chrono::milliseconds(300), {});
-    FAIL("no timeout");
-  } catch (const kiln::Error& e) {
-    CHECK(e.code() == Errc::timeout);
-  }
-  try {
-    run_process("/bin/sh", {"-c", "yes"}, {}, 4096, std::chrono::seconds(10), {});
-    FAIL("no cap");
-  } catch (const kiln::Error& e) {
-    CHECK(e.code() == Errc::too_large);
-  }
-  kiln::CancelToken cancel;
-  std::thread t([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    cancel.cancel();
-  });
-  try {
-    run_process("/bin/sleep", {"30"}, {}, 1024, std::chrono::seconds(60), cancel);
-    FAIL("not cancelled");
-  } catch (const kiln::Error& e) {
-    CHECK(e.code() == Errc::cancelled);
-  }
-  t.join();
-}
 
 TEST_CASE("ExecCredential parsing") {
   const std::string v1 = "client.authentication.k8s.io/v1";

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "kiln/kube.hpp"
-#include "kube/base64.hpp"
+#include "core/base64.hpp"
 
 namespace fs = std::filesystem;
 using kiln::Errc;
@@ -32,7 +32,7 @@ struct TempDir {
   }
 };
 
-std::string b64(const std::string& s) { return kiln::kube::base64_encode(s); }
+std::string b64(const std::string& s) { return kiln::core::base64_encode(s); }
 
 // The message of the Error thrown by f, with its code checked.
 template <typename F>

@@ -2,7 +2,6 @@
 #include <doctest/doctest.h>
 
 #include "kiln/kube.hpp"
-#include "kube/base64.hpp"
 #include "kube/channel.hpp"
 #include "kube/lines.hpp"
 #include "kube/status.hpp"
@@ -126,15 +125,9 @@ TEST_CASE("exec status channel") {
   CHECK_THROWS_AS(exec_exit_code(R"({"status":"Failure","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"x"}]}})", "exec"), kiln::Error);
 }
 
-TEST_CASE("UTF-8 sanitising and base64") {
+TEST_CASE("UTF-8 sanitising") {
   CHECK(sanitize_utf8("plain") == "plain");
   CHECK(sanitize_utf8("h\xc3\xa9") == "h\xc3\xa9");
   CHECK(sanitize_utf8("a\xff" "b") == "a\xEF\xBF\xBD" "b");
   CHECK(sanitize_utf8("\xc0\xaf") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
-  CHECK(base64_encode("hello") == "aGVsbG8=");
-  CHECK(*base64_decode("aGVs\nbG8=") == "hello");
-  CHECK(*base64_decode("aGVsbG8") == "hello");
-  CHECK_FALSE(base64_decode("aGVsbG8=x"));
-  CHECK_FALSE(base64_decode("a"));
-  CHECK_FALSE(base64_decode("!!!!"));
 }

@@ -1,9 +1,9 @@
-#include "kube/base64.hpp"
+#include "core/base64.hpp"
 
 #include <array>
 #include <cstdint>
 
-namespace kiln::kube {
+namespace kiln::core {
 
 namespace {
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -15,6 +15,8 @@ constexpr std::array<std::int8_t, 256> make_table() {
   return table;
 }
 constexpr auto kTable = make_table();
+
+bool is_blank(char c) { return c == '\n' || c == '\r' || c == ' ' || c == '\t'; }
 }  // namespace
 
 std::string base64_encode(std::string_view bytes) {
@@ -29,16 +31,13 @@ std::string base64_encode(std::string_view bytes) {
     out += kAlphabet[(v >> 6) & 63];
     out += kAlphabet[v & 63];
   }
-  if (i + 1 == bytes.size()) {
+  std::size_t rest = bytes.size() - i;
+  if (rest > 0) {
     std::uint32_t v = static_cast<unsigned char>(bytes[i]) << 16;
+    if (rest == 2) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
     out += kAlphabet[(v >> 18) & 63];
     out += kAlphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == bytes.size()) {
-    std::uint32_t v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
+    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
     out += '=';
   }
   return out;
@@ -49,16 +48,15 @@ std::optional<std::string> base64_decode(std::string_view text) {
   out.reserve(text.size() / 4 * 3);
   std::uint32_t acc = 0;
   int bits = 0;
-  int padding = 0;
+  std::size_t padding = 0;
   std::size_t symbols = 0;
   for (char c : text) {
-    if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
+    if (is_blank(c)) continue;
     if (c == '=') {
       ++padding;
-      ++symbols;
       continue;
     }
-    if (padding > 0) return std::nullopt;  // data after padding
+    if (padding > 0) return std::nullopt;
     auto v = kTable[static_cast<unsigned char>(c)];
     if (v < 0) return std::nullopt;
     ++symbols;
@@ -69,12 +67,9 @@ std::optional<std::string> base64_decode(std::string_view text) {
       out += static_cast<char>((acc >> bits) & 0xff);
     }
   }
-  if (padding > 2) return std::nullopt;
-  // Unpadded input is accepted (some generators strip '='), but a lone
-  // trailing symbol can never be valid.
-  if (padding > 0 && symbols % 4 != 0) return std::nullopt;
-  if ((symbols - static_cast<std::size_t>(padding)) % 4 == 1) return std::nullopt;
+  if (padding > 2 || symbols % 4 == 1) return std::nullopt;
+  if (padding > 0 && (symbols + padding) % 4 != 0) return std::nullopt;
   return out;
 }
 
-}  // namespace kiln::kube
+}  // namespace kiln::core
