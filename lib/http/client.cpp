@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "http/route.hpp"
 #include "http/url.hpp"
 
 namespace kiln::http {
@@ -238,6 +239,7 @@ Error curl_error(int curl_code, const std::string& what, const char* detail) {
 
 struct Session::Impl {
   CURLSH* share = nullptr;
+  std::optional<ProxyUrl> proxy;  // SessionOptions::proxy, parsed once
   std::array<std::mutex, CURL_LOCK_DATA_LAST> share_locks;
   std::mutex pool_mutex;
   std::vector<CURL*> pool;
@@ -286,6 +288,9 @@ struct Session::Impl {
 
 Session::Session(SessionOptions options) : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
   ensure_global_init();
+  // Bad settings fail here, naming themselves, rather than in every transfer.
+  if (!options_.proxy.empty()) impl_->proxy = parse_proxy_url(options_.proxy);
+  if (!options_.tls.server_name.empty()) check_server_name(options_.tls.server_name);
   impl_->share = curl_share_init();
   if (impl_->share == nullptr) throw Error(Errc::internal, "curl_share_init failed");
   curl_share_setopt(impl_->share, CURLSHOPT_LOCKFUNC, &Impl::lock);
@@ -333,8 +338,51 @@ void Session::check_url_policy(const std::string& url) const {
                                           "reached without TLS");
 }
 
-void Session::prepare_handle(CURL* easy, const std::string& url) const {
-  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+HandleRoute Session::prepare_handle(CURL* easy, const std::string& url) const {
+  HandleRoute route;
+  auto renamed = server_name_route(url, options_.tls.server_name);
+  curl_easy_setopt(easy, CURLOPT_URL, renamed ? renamed->url.c_str() : url.c_str());
+  if (renamed) {
+    curl_slist* connect_to = curl_slist_append(nullptr, renamed->connect_to.c_str());
+    if (connect_to == nullptr) throw Error(Errc::internal, "out of memory preparing a transfer");
+    route.keep = std::shared_ptr<void>(connect_to, [](void* l) { curl_slist_free_all(static_cast<curl_slist*>(l)); });
+    curl_easy_setopt(easy, CURLOPT_CONNECT_TO, connect_to);
+    route.host_header = renamed->host_header;
+  }
+  if (impl_->proxy) {
+    const auto& proxy = *impl_->proxy;
+    curl_easy_setopt(easy, CURLOPT_PROXY, proxy.url.c_str());
+    // client-go's proxy-url is used for every request: NO_PROXY from the
+    // environment must not route around it.
+    curl_easy_setopt(easy, CURLOPT_NOPROXY, "");
+    if (proxy.has_credentials) {
+      curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, proxy.user.c_str());
+      curl_easy_setopt(easy, CURLOPT_PROXYPASSWORD, proxy.password.c_str());
+      curl_easy_setopt(easy, CURLOPT_PROXYAUTH, static_cast<long>(CURLAUTH_BASIC));
+    }
+    if (proxy.url.rfind("https://", 0) == 0) {
+      // As in Go, the TLS settings of the session (CA, verification) apply
+      // to an HTTPS proxy too; client certificates are for the server only.
+      curl_easy_setopt(easy, CURLOPT_PROXY_SSL_VERIFYPEER, options_.tls.verify ? 1L : 0L);
+      curl_easy_setopt(easy, CURLOPT_PROXY_SSL_VERIFYHOST, options_.tls.verify ? 2L : 0L);
+      if (!options_.tls.ca_pem.empty()) {
+        curl_blob blob{const_cast<char*>(options_.tls.ca_pem.data()), options_.tls.ca_pem.size(), CURL_BLOB_COPY};
+        curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO_BLOB, &blob);
+      } else if (!options_.tls.ca_file.empty()) {
+        curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO, options_.tls.ca_file.c_str());
+        std::error_code ec;
+        if (std::filesystem::is_directory("/etc/ssl/certs", ec))
+          curl_easy_setopt(easy, CURLOPT_PROXY_CAPATH, "/etc/ssl/certs");
+      }
+    }
+  } else if (renamed) {
+    // libcurl would match NO_PROXY against the server name now in the URL;
+    // the decision belongs to the host the connection really goes to.
+    auto real = parse_url(url);
+    auto from_environment = environment_proxy(real.scheme, real.host);
+    curl_easy_setopt(easy, CURLOPT_PROXY, from_environment.c_str());  // "" = no proxy
+    curl_easy_setopt(easy, CURLOPT_NOPROXY, "");
+  }
   curl_easy_setopt(easy, CURLOPT_SHARE, impl_->share);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -386,6 +434,41 @@ void Session::prepare_handle(CURL* easy, const std::string& url) const {
     curl_easy_setopt(easy, CURLOPT_SSLKEY, tls.client_key_file.c_str());
     curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
   }
+  return route;
+}
+
+bool Session::proxy_refused(CURL* easy) {
+  long connect_code = 0;
+  curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+  return connect_code >= 300;
+}
+
+Error Session::transfer_error(CURL* easy, int curl_code, const std::string& what, const char* detail) const {
+  auto error = curl_error(curl_code, what, detail);
+  std::string text = error.what();
+  auto code = error.code();
+  auto rc = static_cast<CURLcode>(curl_code);
+  if (!options_.tls.server_name.empty() &&
+      (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR)) {
+    text += "; the server's certificate was checked for the TLS server name \"" + options_.tls.server_name +
+            "\" (tls-server-name), not for the URL's host";
+  }
+  if (impl_->proxy && code != Errc::cancelled) {
+    const auto& proxy = *impl_->proxy;
+    long connect_code = 0;
+    curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+    if (connect_code == 407) {
+      code = Errc::unauthorized;
+      text += "; the proxy " + proxy.display + " answered 407 Proxy Authentication Required: " +
+              (proxy.has_credentials ? "check the user and password in the proxy URL"
+                                     : "the proxy URL needs user:password@");
+    } else if (connect_code >= 300) {
+      text += "; the proxy " + proxy.display + " refused the tunnel with HTTP " + std::to_string(connect_code);
+    } else {
+      text += " (through the proxy " + proxy.display + ")";
+    }
+  }
+  return Error(code, text);
 }
 
 Response Session::perform(Request& request) {
@@ -431,8 +514,10 @@ Response Session::perform(Request& request) {
     char errbuf[CURL_ERROR_SIZE] = {0};
     std::unique_ptr<curl_slist, SlistDeleter> slist;
     CURLcode rc;
+    std::optional<Error> failure;  // of libcurl, described while the handle still knows the details
+    bool refused_by_proxy = false;
     {
-      prepare_handle(easy, url);
+      auto route = prepare_handle(easy, url);
       curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
       // HTTP/1.1 on purpose: one transfer per handle gains nothing from h2
       // multiplexing, and h2 framing and flow control cost CPU on big blobs.
@@ -469,6 +554,7 @@ Response Session::perform(Request& request) {
         std::string line = value.empty() ? name + ";" : name + ": " + value;
         list = curl_slist_append(list, line.c_str());
       }
+      if (!route.host_header.empty() && !headers.has("Host")) list = curl_slist_append(list, route.host_header.c_str());
       if (send_body && body_size >= 0 && body_size < kExpectThreshold && !headers.has("Expect")) {
         list = curl_slist_append(list, "Expect:");
       }
@@ -476,8 +562,13 @@ Response Session::perform(Request& request) {
       curl_easy_setopt(easy, CURLOPT_HTTPHEADER, list);
       rc = curl_easy_perform(easy);
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
+      if (rc != CURLE_OK) {
+        failure = transfer_error(easy, rc, what, errbuf);
+        refused_by_proxy = proxy_refused(easy);
+      }
       curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
       curl_easy_setopt(easy, CURLOPT_SHARE, nullptr);
+      curl_easy_setopt(easy, CURLOPT_CONNECT_TO, nullptr);
       impl_->release(easy);
     }
     ++attempts;
@@ -505,12 +596,12 @@ Response Session::perform(Request& request) {
     };
 
     if (rc != CURLE_OK) {
-      if (retry_budget && is_retryable_curl(static_cast<CURLcode>(rc)) && prepare_resend()) {
+      if (retry_budget && is_retryable_curl(static_cast<CURLcode>(rc)) && !refused_by_proxy && prepare_resend()) {
         sleep_cancellable(backoff(retries), request.cancel);
         ++retries;
         continue;
       }
-      auto error = curl_error(rc, what, errbuf);
+      auto error = *failure;
       if (response.sink_bytes > 0) {
         error = Error(error.code(), std::string(error.what()) + " after " + std::to_string(response.sink_bytes) +
                                         " bytes of the response");

@@ -13,6 +13,8 @@
 //   body cannot be rewound or response bytes were already handed to a sink;
 // - redirects followed here (not by libcurl) so that `Authorization` is
 //   dropped as soon as the origin changes;
+// - an explicit proxy and a TLS server name override (route.hpp) applied to
+//   every handle, WebSocket connections included;
 // - cancellation: CancelToken polled by the progress callback (< 1 s);
 // - capped string bodies; errors as kiln::Error without credentials.
 #pragma once
@@ -120,6 +122,11 @@ struct TlsOptions {
   std::string client_key_file;  // PEM
   std::string client_cert_pem;  // PEM text
   std::string client_key_pem;   // PEM text
+  // Name checked in the server's certificate and sent as SNI instead of the
+  // URL's host; the connection still goes to the URL's host and the Host
+  // header stays the URL's (kubeconfig tls-server-name, client-go's
+  // tls.Config.ServerName). Applies to every https URL of the session.
+  std::string server_name;
 };
 
 struct SessionOptions {
@@ -135,6 +142,23 @@ struct SessionOptions {
   // Longest Retry-After obeyed; a longer one is capped to this.
   std::chrono::milliseconds retry_after_cap{60000};
   std::string user_agent = "kiln/0.1";
+  // Every connection goes through this proxy (kubeconfig proxy-url):
+  // http://, https://, socks5:// (host names resolved by the proxy, as in
+  // Go) or socks5h://, with optional user:password@ (percent-encoded; sent
+  // only to the proxy, never in messages). NO_PROXY does not apply to it,
+  // as with client-go. Empty: libcurl's environment proxies (https_proxy,
+  // HTTPS_PROXY, all_proxy, NO_PROXY) apply.
+  std::string proxy;
+};
+
+// What prepare_handle set up beyond options: keep it until the transfer on
+// the handle is over (libcurl refers to the lists it holds).
+struct HandleRoute {
+  // "Host: ..." when the URL given to libcurl was rewritten for a TLS
+  // server name; requests must send it (the WebSocket handshake builds its
+  // own Host from the original URL).
+  std::string host_header;
+  std::shared_ptr<void> keep;
 };
 
 class Session {
@@ -157,9 +181,18 @@ class Session {
   // True for loopback hosts and hosts in insecure_hosts.
   bool is_insecure_host(std::string_view host_port) const;
 
-  // Applies the session's share, TLS, timeout and user agent options to an
-  // easy handle owned by the caller (e.g. a CONNECT_ONLY WebSocket handle).
-  void prepare_handle(CURL* easy, const std::string& url) const;
+  // Applies the session's share, TLS, proxy, timeout and user agent options
+  // to an easy handle owned by the caller (e.g. a CONNECT_ONLY WebSocket
+  // handle), for a transfer to `url`.
+  [[nodiscard]] HandleRoute prepare_handle(CURL* easy, const std::string& url) const;
+
+  // A failed transfer on a prepared handle as a kiln::Error: curl_error()
+  // plus, with a configured proxy, which proxy (without credentials) and
+  // what it answered to CONNECT.
+  Error transfer_error(CURL* easy, int curl_code, const std::string& what, const char* detail) const;
+  // True when the proxy refused the tunnel (CONNECT answered with >= 300):
+  // not worth retrying.
+  static bool proxy_refused(CURL* easy);
 
   const SessionOptions& options() const { return options_; }
 

@@ -159,10 +159,16 @@ std::unique_ptr<WebSocket> WebSocket::connect(const Session& session, const WsCo
   ws->easy_ = curl_easy_init();
   if (!ws->easy_) throw Error(Errc::internal, "curl_easy_init failed");
   CURL* easy = ws->easy_;
-  session.prepare_handle(easy, options.url);
+  // The Host header below is built from options.url, which is what a TLS
+  // server name override needs.
+  ws->route_ = session.prepare_handle(easy, options.url).keep;
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(easy, CURLOPT_CONNECT_ONLY, 1L);
+  // The upgrade request is written by hand on the raw connection, so an
+  // HTTP proxy must give a tunnel for http:// URLs as well (libcurl would
+  // otherwise expect to send an absolute-form request to the proxy).
+  curl_easy_setopt(easy, CURLOPT_HTTPPROXYTUNNEL, 1L);
   // ALPN h2 would make the server refuse the HTTP/1.1 upgrade.
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
@@ -172,7 +178,7 @@ std::unique_ptr<WebSocket> WebSocket::connect(const Session& session, const WsCo
   CURLcode rc = curl_easy_perform(easy);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
   if (rc == CURLE_ABORTED_BY_CALLBACK || cancel.cancelled()) throw Error(Errc::cancelled, ws->what_ + ": cancelled");
-  if (rc != CURLE_OK) throw curl_error(rc, ws->what_, errbuf[0] ? errbuf : nullptr);
+  if (rc != CURLE_OK) throw session.transfer_error(easy, rc, ws->what_, errbuf[0] ? errbuf : nullptr);
   curl_socket_t sock = CURL_SOCKET_BAD;
   curl_easy_getinfo(easy, CURLINFO_ACTIVESOCKET, &sock);
   if (sock == CURL_SOCKET_BAD) throw Error(Errc::network, ws->what_ + ": libcurl gave no socket");

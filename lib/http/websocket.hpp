@@ -112,6 +112,7 @@ class WebSocket {
   void send_all(std::string_view data, const CancelToken& cancel, std::chrono::steady_clock::time_point deadline);
 
   CURL* easy_ = nullptr;
+  std::shared_ptr<void> route_;  // HandleRoute::keep of easy_
   int socket_ = -1;
   std::string protocol_;
   std::string what_;  // "WebSocket https://host/path" for messages

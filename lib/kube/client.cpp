@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include "http/route.hpp"
 #include "http/url.hpp"
 #include "kube/client_impl.hpp"
 #include "kube/resources.hpp"
@@ -45,14 +46,14 @@ std::optional<std::string> RawResponse::header(std::string_view name) const {
 Client::Impl::Impl(Config c, ClientOptions o) : config(std::move(c)), options(std::move(o)), auth(config, options.exec_plugin_timeout) {
   if (config.server.empty()) throw Error(Errc::invalid_argument, "Kubernetes configuration without a server URL");
   http::parse_url(config.server);  // fails early, naming the URL
-  // The HTTP layer has no per-session proxy or SNI override yet (see the
-  // report of issue 4): refuse instead of silently connecting elsewhere.
-  if (!config.proxy_url.empty())
-    throw Error(Errc::unsupported, fmt::format("{}: proxy-url is not supported yet; set HTTPS_PROXY in the "
-                                               "environment instead (libcurl honours it)", config.origin));
-  if (!config.tls_server_name.empty())
-    throw Error(Errc::unsupported, fmt::format("{}: tls-server-name is not supported yet; use a server URL whose host "
-                                               "name is in the certificate", config.origin));
+  // proxy-url and tls-server-name fail here, naming where they came from,
+  // rather than at the first request.
+  try {
+    if (!config.proxy_url.empty()) http::parse_proxy_url(config.proxy_url);
+    if (!config.tls_server_name.empty()) http::check_server_name(config.tls_server_name);
+  } catch (const Error& e) {
+    throw Error(e.code(), fmt::format("{}: {}", config.origin, e.what()));
+  }
 }
 
 std::shared_ptr<http::Session> Client::Impl::session(bool streaming, const RequestCredentials& creds) {
@@ -83,6 +84,11 @@ http::SessionOptions Client::Impl::session_options(bool streaming, const Request
     so.tls.client_cert_file = config.client_cert_file;
     so.tls.client_key_file = config.client_key_file;
   }
+  // As client-go: SNI and the certificate check use tls-server-name, and
+  // every connection (REST, streams, exec, the service proxy transport)
+  // goes through proxy-url, which NO_PROXY does not override.
+  so.tls.server_name = config.tls_server_name;
+  so.proxy = config.proxy_url;
   if (config.server.rfind("http://", 0) == 0) so.insecure_hosts.push_back(http::url_authority(config.server));
   so.connect_timeout_ms = options.connect_timeout_ms;
   so.max_retries = options.max_retries;
