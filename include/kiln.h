@@ -304,7 +304,10 @@ KILN_EXPORT int kiln_context_write_cb(kiln_context *context, kiln_write_cb write
  * does, ~/.kube/config) or, inside a pod, from the service account. Client
  * certificates, bearer tokens, token files, basic auth and exec credential
  * plugins (client.authentication.k8s.io/v1 and v1beta1) are supported; a
- * malformed kubeconfig is KILN_EINVAL naming the file and the field.
+ * malformed kubeconfig is KILN_EINVAL naming the file and the field. A
+ * cluster's proxy-url (http, https, socks5, socks5h; its user:password goes
+ * to the proxy only) and tls-server-name apply, as in kubectl, to every
+ * connection: REST, watch, logs and exec.
  *
  * Objects cross as JSON text, exactly as the API server sends them.
  * Kubernetes Status errors become KILN_* codes: KILN_ENOTFOUND (NotFound),
