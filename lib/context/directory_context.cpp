@@ -96,6 +96,9 @@ struct DirectoryContext::Impl {
   std::vector<ContextEntry> public_entries;
   std::int64_t scan_start_sec = 0;
 
+  // Walks the root; with hashes, reads the files during the walk (see walk()).
+  void walk(const EventSink& events, const CancelToken& cancel, std::vector<context::HexDigest>* hashes);
+
   void resolve_dockerfile(const std::string& given, const std::string& root_real) {
     std::string name = given.empty() ? "Dockerfile" : given;
     std::string abs;
@@ -220,19 +223,24 @@ void DirectoryContext::rescan() {
 }
 
 const std::vector<ContextEntry>& DirectoryContext::entries(const EventSink& events, const CancelToken& cancel) {
-  if (impl_->walked) return impl_->public_entries;
-  impl_->scan_start_sec = static_cast<std::int64_t>(std::time(nullptr));
-  context::WalkRequest request{impl_->root, &impl_->set, impl_->forced};
-  auto walked = context::walk(request, events, cancel);
-  if (impl_->outside) {
+  if (!impl_->walked) impl_->walk(events, cancel, nullptr);
+  return impl_->public_entries;
+}
+
+void DirectoryContext::Impl::walk(const EventSink& events, const CancelToken& cancel,
+                                  std::vector<context::HexDigest>* hashes) {
+  scan_start_sec = static_cast<std::int64_t>(std::time(nullptr));
+  context::WalkRequest request{root, &set, forced, options.threads};
+  auto walked_now = context::walk(request, events, cancel, hashes);
+  if (outside) {
     // As `docker build -f /elsewhere/Dockerfile`: the Dockerfile travels
     // under its own name and .dockerignore lists it, so that the daemon
     // drops it from what COPY sees.
-    std::string extra = "\n" + impl_->dockerfile + "\n";
+    std::string extra = "\n" + dockerfile + "\n";
     bool found = false;
-    for (auto& w : walked) {
+    for (auto& w : walked_now) {
       if (w.entry.path == ".dockerignore" && w.entry.type == EntryType::regular) {
-        auto data = std::make_shared<const std::string>(impl_->root_dockerignore.value_or("") + extra);
+        auto data = std::make_shared<const std::string>(root_dockerignore.value_or("") + extra);
         w.inline_data = data;
         w.entry.size = data->size();
         found = true;
@@ -245,31 +253,46 @@ const std::vector<ContextEntry>& DirectoryContext::entries(const EventSink& even
       w.entry.mode = 0644;
       w.entry.size = w.inline_data->size();
       w.entry.forced = true;
-      walked.push_back(std::move(w));
+      walked_now.push_back(std::move(w));
     }
     context::WalkedEntry d;
-    d.inline_data = impl_->dockerfile_content;
-    d.entry.path = impl_->dockerfile;
-    d.entry.mode = impl_->dockerfile_mode;
-    d.entry.mtime = impl_->dockerfile_mtime;
+    d.inline_data = dockerfile_content;
+    d.entry.path = dockerfile;
+    d.entry.mode = dockerfile_mode;
+    d.entry.mtime = dockerfile_mtime;
     d.entry.size = d.inline_data->size();
     d.entry.forced = true;
-    walked.push_back(std::move(d));
+    walked_now.push_back(std::move(d));
   }
-  impl_->public_entries.clear();
-  impl_->public_entries.reserve(walked.size());
-  for (const auto& w : walked) impl_->public_entries.push_back(w.entry);
-  impl_->walked = std::move(walked);
-  return impl_->public_entries;
+  public_entries.clear();
+  public_entries.reserve(walked_now.size());
+  for (const auto& w : walked_now) public_entries.push_back(w.entry);
+  walked = std::move(walked_now);
 }
 
 ContentVersion DirectoryContext::version(const VersionInputs& inputs, const EventSink& events,
                                          const CancelToken& cancel) {
-  entries(events, cancel);
+  std::vector<context::HexDigest> walked_hashes;
+  bool read_in_walk = false;
+  try {
+    if (!impl_->walked) {
+      // Nothing to reuse: read each file while the walk has its directory
+      // open. With a stat cache on disk the walk only stats, so that
+      // unchanged files are not read at all.
+      const std::string& cache = impl_->options.stat_cache_path;
+      struct stat st {};
+      read_in_walk = cache.empty() || ::stat(cache.c_str(), &st) != 0 || st.st_size == 0;
+      impl_->walk(events, cancel, read_in_walk ? &walked_hashes : nullptr);
+    }
+  } catch (const Error& e) {
+    if (e.code() == Errc::io) rescan();
+    throw;
+  }
   context::HashRequest request{&*impl_->walked, impl_->root, impl_->options.stat_cache_path,
-                               impl_->scan_start_sec, impl_->options.threads};
+                               impl_->scan_start_sec, impl_->options.threads,
+                               read_in_walk ? &walked_hashes : nullptr};
   std::size_t files_read = 0;
-  std::vector<std::string> hashes;
+  std::vector<context::HexDigest> hashes;
   try {
     hashes = context::hash_contents(request, events, cancel, &files_read);
   } catch (const Error& e) {

@@ -22,52 +22,15 @@
 namespace kiln::context {
 namespace {
 
-constexpr std::size_t kBuffer = 256 * 1024;
-
-std::string hash_file(int root_fd, const WalkedEntry& w, std::vector<char>& buf, const CancelToken& cancel) {
-  Hasher hasher;
-  if (w.inline_data) {
-    hasher.update(*w.inline_data);
-    return hasher.finish().hex();
-  }
+HexDigest hash_file(int root_fd, const WalkedEntry& w, FileHasher& hasher, const CancelToken& cancel) {
+  if (w.inline_data) return hasher.of_bytes(*w.inline_data);
   int fd = open_beneath(root_fd, w.entry.path);
-  if (fd < 0) {
-    int e = errno;
-    if (e == ELOOP || e == EXDEV || e == ENOENT) {
-      throw Error(Errc::io, "'" + printable(w.entry.path) + "' was removed or replaced while the build context was "
-                                "read; retry");
-    }
-    throw Error(Errc::io, "cannot read '" + printable(w.entry.path) + "' in the build context: " + std::strerror(e) +
-                              (e == EACCES ? "; fix its permissions or add it to .dockerignore" : ""));
-  }
+  if (fd < 0) throw_open_error(w.entry.path, errno);
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
-  if (w.entry.size > (1u << 20)) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  std::uint64_t total = 0;
-  for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      if (e == EISDIR || e == EAGAIN) {
-        throw Error(Errc::io, "'" + printable(w.entry.path) + "' was replaced while the build context was read; retry");
-      }
-      throw Error(Errc::io, "cannot read '" + printable(w.entry.path) + "': " + std::strerror(e));
-    }
-    if (n == 0) break;
-    hasher.update(buf.data(), static_cast<std::size_t>(n));
-    total += static_cast<std::uint64_t>(n);
-    // A short read of a regular file means its end: no extra read() needed.
-    if (static_cast<std::size_t>(n) < buf.size() && total == w.entry.size) break;
-    if (total % (16 * kBuffer) == 0 && cancel.cancelled()) check_cancel(cancel);
-  }
-  if (total != w.entry.size) {
-    throw Error(Errc::io, "'" + printable(w.entry.path) + "' changed size while the build context was read (" +
-                              std::to_string(w.entry.size) + " -> " + std::to_string(total) + " bytes); retry");
-  }
-  return hasher.finish().hex();
+  return hasher.of_fd(fd, w.entry.path, w.entry.size, cancel);
 }
 
 void put_len(std::string& out, std::string_view s) {
@@ -78,10 +41,12 @@ void put_len(std::string& out, std::string_view s) {
 
 }  // namespace
 
-std::vector<std::string> hash_contents(const HashRequest& request, const EventSink& events, const CancelToken& cancel,
-                                       std::size_t* files_read) {
+std::vector<HexDigest> hash_contents(const HashRequest& request, const EventSink& events, const CancelToken& cancel,
+                                     std::size_t* files_read) {
   const auto& entries = *request.entries;
-  std::vector<std::string> hashes(entries.size());
+  std::vector<HexDigest> hashes(entries.size());
+  const std::vector<HexDigest>* walked = request.walked_hashes;
+  std::size_t read_in_walk = 0;
   StatCache cache = request.stat_cache_path.empty() ? StatCache{} : StatCache::load(request.stat_cache_path);
 
   std::vector<std::size_t> todo;
@@ -89,10 +54,15 @@ std::vector<std::string> hash_contents(const HashRequest& request, const EventSi
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const auto& w = entries[i];
     if (w.entry.type != EntryType::regular) continue;
+    if (!w.inline_data && walked && i < walked->size() && has_hash((*walked)[i])) {
+      hashes[i] = (*walked)[i];
+      ++read_in_walk;
+      continue;
+    }
     if (!w.inline_data && !request.stat_cache_path.empty()) {
       std::string_view hex = cache.find(w.entry.path, {w.ino, w.entry.size, w.mtime_ns, w.ctime_ns});
       if (!hex.empty()) {
-        hashes[i] = std::string(hex);
+        hashes[i] = to_hex_digest(hex);
         continue;
       }
     }
@@ -115,7 +85,7 @@ std::vector<std::string> hash_contents(const HashRequest& request, const EventSi
   std::mutex error_mutex;
 
   auto work = [&] {
-    std::vector<char> buf(kBuffer);
+    FileHasher hasher;
     try {
       for (;;) {
         if (failed.load(std::memory_order_relaxed)) return;
@@ -123,7 +93,7 @@ std::vector<std::string> hash_contents(const HashRequest& request, const EventSi
         if (k >= todo.size()) return;
         check_cancel(cancel);
         const auto& w = entries[todo[k]];
-        hashes[todo[k]] = hash_file(root_fd, w, buf, cancel);
+        hashes[todo[k]] = hash_file(root_fd, w, hasher, cancel);
         done_files.fetch_add(1, std::memory_order_relaxed);
         done_bytes.fetch_add(w.entry.size, std::memory_order_relaxed);
       }
@@ -141,7 +111,7 @@ std::vector<std::string> hash_contents(const HashRequest& request, const EventSi
   // The calling thread hashes too, and reports progress between its files,
   // so that events always come from the caller's thread.
   if (events && !todo.empty()) {
-    std::vector<char> buf(kBuffer);
+    FileHasher hasher;
     auto last = std::chrono::steady_clock::now();
     try {
       for (;;) {
@@ -150,7 +120,7 @@ std::vector<std::string> hash_contents(const HashRequest& request, const EventSi
         if (k >= todo.size()) break;
         check_cancel(cancel);
         const auto& w = entries[todo[k]];
-        hashes[todo[k]] = hash_file(root_fd, w, buf, cancel);
+        hashes[todo[k]] = hash_file(root_fd, w, hasher, cancel);
         done_files.fetch_add(1, std::memory_order_relaxed);
         done_bytes.fetch_add(w.entry.size, std::memory_order_relaxed);
         auto now = std::chrono::steady_clock::now();
@@ -172,7 +142,7 @@ std::vector<std::string> hash_contents(const HashRequest& request, const EventSi
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
   check_cancel(cancel);
-  if (files_read) *files_read = todo.size();
+  if (files_read) *files_read = todo.size() + read_in_walk;
 
   if (!request.stat_cache_path.empty()) {
     // Rewritten only when something changed: a fresh storable hash, or a
@@ -185,10 +155,11 @@ std::vector<std::string> hash_contents(const HashRequest& request, const EventSi
       const auto& w = entries[i];
       bool hashed_now = k < todo.size() && todo[k] == i;
       if (hashed_now) ++k;
+      if (walked && i < walked->size() && has_hash((*walked)[i])) hashed_now = true;
       if (w.entry.type != EntryType::regular || w.inline_data) continue;
       StatKey key{w.ino, w.entry.size, w.mtime_ns, w.ctime_ns};
       if (!StatCache::storable(key, request.scan_start_sec)) continue;
-      records.push_back({w.entry.path, key, hashes[i]});
+      records.push_back({w.entry.path, key, hex_view(hashes[i])});
       if (hashed_now) ++fresh;
     }
     if (fresh > 0 || records.size() != cache.size()) {
@@ -198,7 +169,7 @@ std::vector<std::string> hash_contents(const HashRequest& request, const EventSi
   return hashes;
 }
 
-ContentVersion make_version(const std::vector<WalkedEntry>& entries, const std::vector<std::string>& hashes,
+ContentVersion make_version(const std::vector<WalkedEntry>& entries, const std::vector<HexDigest>& hashes,
                             const std::string& dockerfile, const VersionInputs& inputs) {
   std::vector<std::size_t> order(entries.size());
   std::iota(order.begin(), order.end(), 0);
@@ -213,7 +184,7 @@ ContentVersion make_version(const std::vector<WalkedEntry>& entries, const std::
         record += (e.mode & 0111) ? "x " : "f ";
         put_len(record, e.path);
         record += ' ';
-        record += hashes[i];
+        record += hex_view(hashes[i]);
         break;
       case EntryType::directory:
         record += "d ";

@@ -1,12 +1,15 @@
 // The directory walk `docker build` does over a context: depth first, names
 // in byte order, excluded directories skipped unless an exception pattern
-// names something below them, symlinks never followed.
+// names something below them, symlinks never followed. Directories are
+// listed (and, on request, their files hashed) on all cores; the result and
+// the first error are those of a serial walk.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "context/file_hash.hpp"
 #include "context/ignore.hpp"
 #include "kiln/build_context.hpp"
 
@@ -26,11 +29,16 @@ struct WalkRequest {
   std::string root;              // absolute, no trailing slash
   const PatternSet* patterns = nullptr;
   std::vector<std::string> forced;  // paths sent although the rules ignore them
+  unsigned threads = 0;             // 0 = one per core
 };
 
 // Throws Error(io) naming the relative path for unreadable directories,
 // names that are not UTF-8, paths too long for the system, files that vanish.
-std::vector<WalkedEntry> walk(const WalkRequest& request, const EventSink& events, const CancelToken& cancel);
+// With hashes, also reads every regular file while its directory is open
+// (one path component to resolve per file, the walk and the reading spread
+// over the cores) and fills *hashes in step with the entries.
+std::vector<WalkedEntry> walk(const WalkRequest& request, const EventSink& events, const CancelToken& cancel,
+                              std::vector<HexDigest>* hashes = nullptr);
 
 // Opens root for openat(); throws Error(io).
 int open_root(const std::string& root);
