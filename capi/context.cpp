@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "guard.hpp"
+#include "options.hpp"
 #include "kiln/build_context.hpp"
 
 struct kiln_context {
@@ -13,82 +14,45 @@ struct kiln_context {
 namespace {
 
 namespace json = boost::json;
-
-json::object parse_object(const char* text, const char* what) {
-  if (!text || !*text) return {};
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec) throw kiln::Error(kiln::Errc::invalid_argument, std::string(what) + " is not valid JSON: " + ec.message());
-  if (!v.is_object()) throw kiln::Error(kiln::Errc::invalid_argument, std::string(what) + " must be a JSON object");
-  return v.as_object();
-}
-
-[[noreturn]] void bad_field(const char* what, const std::string& field, const char* expected) {
-  throw kiln::Error(kiln::Errc::invalid_argument,
-                    std::string(what) + ": field '" + field + "' must be " + expected);
-}
-
-std::string get_string(const json::value& v, const char* what, const std::string& field) {
-  if (!v.is_string()) bad_field(what, field, "a string");
-  return std::string(v.as_string());
-}
-
-bool get_bool(const json::value& v, const char* what, const std::string& field) {
-  if (!v.is_bool()) bad_field(what, field, "true or false");
-  return v.as_bool();
-}
-
-std::int64_t get_int(const json::value& v, const char* what, const std::string& field, std::int64_t lo, std::int64_t hi) {
-  std::int64_t n;
-  if (v.is_int64()) {
-    n = v.as_int64();
-  } else if (v.is_uint64() && v.as_uint64() <= static_cast<std::uint64_t>(hi)) {
-    n = static_cast<std::int64_t>(v.as_uint64());
-  } else {
-    bad_field(what, field, ("an integer from " + std::to_string(lo) + " to " + std::to_string(hi)).c_str());
-  }
-  if (n < lo || n > hi) bad_field(what, field, ("an integer from " + std::to_string(lo) + " to " + std::to_string(hi)).c_str());
-  return n;
-}
+using kiln::capi::bad_field;
+using kiln::capi::unknown_field;
 
 kiln::TarOptions tar_options(const char* text) {
-  const char* what = "tar options";
+  const char* what = "tar_options_json";
   kiln::TarOptions o;
-  for (const auto& [key, value] : parse_object(text, what)) {
+  for (const auto& [key, value] : kiln::capi::parse_options(text, what)) {
     std::string k(key);
     if (k == "gzip") {
-      o.gzip = get_bool(value, what, k);
+      o.gzip = kiln::capi::bool_field(value, what, k);
     } else if (k == "gzipLevel") {
-      o.gzip_level = static_cast<int>(get_int(value, what, k, 0, 9));
+      o.gzip_level = static_cast<int>(kiln::capi::int_field(value, what, k, 0, 9));
     } else if (k == "zeroMtimes") {
-      o.zero_mtimes = get_bool(value, what, k);
+      o.zero_mtimes = kiln::capi::bool_field(value, what, k);
     } else if (k == "threads") {
-      o.threads = static_cast<unsigned>(get_int(value, what, k, 0, 256));
+      o.threads = static_cast<unsigned>(kiln::capi::int_field(value, what, k, 0, 256));
     } else {
-      throw kiln::Error(kiln::Errc::invalid_argument, std::string(what) + ": unknown field '" + k +
-                                                          "' (known: gzip, gzipLevel, zeroMtimes, threads)");
+      unknown_field(what, k, "gzip, gzipLevel, zeroMtimes, threads");
     }
   }
   return o;
 }
 
 kiln::VersionInputs version_inputs(const char* text) {
-  const char* what = "version inputs";
+  const char* what = "inputs_json";
   kiln::VersionInputs in;
-  for (const auto& [key, value] : parse_object(text, what)) {
+  for (const auto& [key, value] : kiln::capi::parse_options(text, what)) {
     std::string k(key);
     if (k == "buildArgs") {
       if (!value.is_object()) bad_field(what, k, "an object of strings");
       for (const auto& [name, arg] : value.as_object()) {
-        in.build_args[std::string(name)] = get_string(arg, what, "buildArgs." + std::string(name));
+        in.build_args[std::string(name)] = kiln::capi::string_field(arg, what, "buildArgs." + std::string(name));
       }
     } else if (k == "target") {
-      in.target = get_string(value, what, k);
+      in.target = kiln::capi::string_field(value, what, k);
     } else if (k == "platform") {
-      in.platform = get_string(value, what, k);
+      in.platform = kiln::capi::string_field(value, what, k);
     } else {
-      throw kiln::Error(kiln::Errc::invalid_argument,
-                        std::string(what) + ": unknown field '" + k + "' (known: buildArgs, target, platform)");
+      unknown_field(what, k, "buildArgs, target, platform");
     }
   }
   return in;
@@ -115,20 +79,19 @@ int kiln_context_open(const char* root, const char* options_json, kiln_context**
     kiln::capi::require(root, "root");
     kiln::capi::require(out, "out");
     *out = nullptr;
-    const char* what = "context options";
+    const char* what = "options_json";
     std::string dockerfile = "Dockerfile";
     kiln::ContextOptions options;
-    for (const auto& [key, value] : parse_object(options_json, what)) {
+    for (const auto& [key, value] : kiln::capi::parse_options(options_json, what)) {
       std::string k(key);
       if (k == "dockerfile") {
-        dockerfile = get_string(value, what, k);
+        dockerfile = kiln::capi::string_field(value, what, k);
       } else if (k == "statCache") {
-        options.stat_cache_path = get_string(value, what, k);
+        options.stat_cache_path = kiln::capi::string_field(value, what, k);
       } else if (k == "threads") {
-        options.threads = static_cast<unsigned>(get_int(value, what, k, 0, 256));
+        options.threads = static_cast<unsigned>(kiln::capi::int_field(value, what, k, 0, 256));
       } else {
-        throw kiln::Error(kiln::Errc::invalid_argument,
-                          std::string(what) + ": unknown field '" + k + "' (known: dockerfile, statCache, threads)");
+        unknown_field(what, k, "dockerfile, statCache, threads");
       }
     }
     auto handle = std::make_unique<kiln_context>();
@@ -203,8 +166,14 @@ int kiln_context_write_cb(kiln_context* context, kiln_write_cb write, void* writ
     kiln::capi::require(context, "context");
     kiln::capi::require(reinterpret_cast<const void*>(write), "write");
     auto options = tar_options(tar_options_json);
+    // A receiver that refuses bytes is a failed write (KILN_EIO, as a
+    // failing fd is), never KILN_ECANCELLED, which belongs to kiln_cancel.
     kiln::CallbackSink sink([write, write_payload](const void* data, std::size_t size) {
-      return write(data, size, write_payload) == 0;
+      if (int refused = write(data, size, write_payload); refused != 0) {
+        throw kiln::Error(kiln::Errc::io, "the write callback refused the build context stream (returned " +
+                                              std::to_string(refused) + ")");
+      }
+      return true;
     });
     std::lock_guard lock(context->mutex);
     context->context->write_tar(sink, options, kiln::capi::sink_of(callback, payload), kiln::capi::token_of(cancel));

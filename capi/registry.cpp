@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "guard.hpp"
+#include "options.hpp"
 #include "kiln/auth.hpp"
 #include "kiln/registry.hpp"
 #include "registry/file_blob_reader.hpp"
@@ -21,33 +22,26 @@ struct ParsedOptions {
   bool create = false;
 };
 
-[[noreturn]] void bad_option(const std::string& field, const std::string& problem) {
-  throw Error(Errc::invalid_argument, "options." + field + ": " + problem);
-}
+constexpr const char* kParam = "options_json";
+constexpr const char* kCommonFields =
+    "insecureRegistries, caFile, clientCertFile, clientKeyFile, connectTimeoutMs, maxRetries, userAgent, "
+    "dockerConfig, dockerConfigJson, anonymous, chunkSize";
+const std::string kOpenFields = std::string(kCommonFields) + ", create";
+const std::string kCopyFields = std::string(kCommonFields) + ", parallelBlobs, platforms, extraTags";
 
 std::string string_field(const json::value& value, const std::string& field) {
-  if (!value.is_string()) bad_option(field, "expected a string");
-  return std::string(value.get_string());
+  return kiln::capi::string_field(value, kParam, field);
 }
 
 std::vector<std::string> string_list(const json::value& value, const std::string& field) {
-  if (!value.is_array()) bad_option(field, "expected an array of strings");
-  std::vector<std::string> out;
-  for (const auto& item : value.get_array()) out.push_back(string_field(item, field + "[]"));
-  return out;
+  return kiln::capi::string_list(value, kParam, field);
 }
 
 std::int64_t integer_field(const json::value& value, const std::string& field, std::int64_t min, std::int64_t max) {
-  if (!value.is_int64()) bad_option(field, "expected an integer");
-  std::int64_t n = value.get_int64();
-  if (n < min || n > max) bad_option(field, "must be between " + std::to_string(min) + " and " + std::to_string(max));
-  return n;
+  return kiln::capi::int_field(value, kParam, field, min, max);
 }
 
-bool bool_field(const json::value& value, const std::string& field) {
-  if (!value.is_bool()) bad_option(field, "expected true or false");
-  return value.get_bool();
-}
+bool bool_field(const json::value& value, const std::string& field) { return kiln::capi::bool_field(value, kParam, field); }
 
 // `copy` allows the copy-only fields; the handle options do not.
 ParsedOptions parse_options(const char* text, bool copy) {
@@ -55,13 +49,9 @@ ParsedOptions parse_options(const char* text, bool copy) {
   std::string docker_config;
   std::string docker_config_json;
   bool anonymous = false;
-  if (text && *text) {
-    json::error_code ec;
-    json::value document = json::parse(text, ec);
-    if (ec) throw Error(Errc::invalid_argument, "options are not valid JSON: " + ec.message());
-    if (!document.is_object()) throw Error(Errc::invalid_argument, "options must be a JSON object");
+  {
     auto& transport = out.registry.transport;
-    for (const auto& [key, value] : document.get_object()) {
+    for (const auto& [key, value] : kiln::capi::parse_options(text, kParam)) {
       std::string field(key);
       if (field == "insecureRegistries") transport.insecure_registries = string_list(value, field);
       else if (field == "caFile") transport.ca_file = string_field(value, field);
@@ -78,7 +68,8 @@ ParsedOptions parse_options(const char* text, bool copy) {
       else if (field == "parallelBlobs" && copy) out.copy.parallel_blobs = static_cast<int>(integer_field(value, field, 1, 16));
       else if (field == "platforms" && copy) out.copy.platforms = string_list(value, field);
       else if (field == "extraTags" && copy) out.copy.extra_tags = string_list(value, field);
-      else bad_option(field, "unknown option");
+      else if (copy) unknown_field(kParam, field, kCopyFields);
+      else unknown_field(kParam, field, kOpenFields);
     }
   }
   if (!anonymous) {
@@ -89,6 +80,19 @@ ParsedOptions parse_options(const char* text, bool copy) {
 }
 
 std::string str(const char* text) { return text ? std::string(text) : std::string(); }
+
+// A missing local file is a file error (KILN_EIO) as kiln.h says, not a
+// missing blob or manifest (KILN_ENOTFOUND, which lib/registry's file reader
+// uses for ENOENT).
+template <typename Body>
+auto local_file(Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    if (e.code() == Errc::not_found) throw Error(Errc::io, e.what());
+    throw;
+  }
+}
 
 kiln::Registry& registry_of(kiln_registry* handle) {
   require(handle, "registry");
@@ -185,17 +189,17 @@ int kiln_registry_push_blob_file(kiln_registry* registry, const char* repository
       blob.media_type = type;
       blob.digest = kiln::Digest::parse(expected_digest);
       blob.size = expected_size;
-      if (blob.size < 0) blob.size = static_cast<std::int64_t>(kiln::registry_detail::FileBlobReader(path).size());
+      if (blob.size < 0) blob.size = static_cast<std::int64_t>(local_file([&] { return kiln::registry_detail::FileBlobReader(path).size(); }));
     } else {
-      blob = kiln::registry_detail::describe_file(path, type, token);
+      blob = local_file([&] { return kiln::registry_detail::describe_file(path, type, token); });
       if (expected_size >= 0 && expected_size != blob.size) {
         throw kiln::Error(kiln::Errc::digest_mismatch, std::string(path) + " has " + std::to_string(blob.size) +
                                                            " bytes, expected " + std::to_string(expected_size));
       }
     }
     if (!store.stat_blob(str(repository), blob.digest, token)) {
-      kiln::registry_detail::FileBlobReader reader(path);
-      store.put_blob(str(repository), blob, reader, token);
+      auto reader = local_file([&] { return std::make_unique<kiln::registry_detail::FileBlobReader>(path); });
+      store.put_blob(str(repository), blob, *reader, token);
     }
     if (descriptor_json) *descriptor_json = dup_string(blob.to_json());
   });

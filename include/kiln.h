@@ -120,7 +120,7 @@ typedef int (*kiln_event_cb)(const kiln_event *event, void *payload);
  * layouts, pass "") and a reference (a tag, or a digest "sha256:<hex>").
  *
  * Options (JSON object; every field optional; an unknown field or a wrong
- * type is KILN_EINVAL naming it):
+ * type is KILN_EINVAL naming it: "options_json: field 'X' must be ..."):
  *   "insecureRegistries": ["host:port", ...]  plain HTTP / unverified TLS allowed
  *   "caFile": "/path/ca.pem"                  extra CA bundle for TLS
  *   "clientCertFile", "clientKeyFile"         PEM client certificate and key
@@ -179,7 +179,8 @@ KILN_EXPORT int kiln_registry_delete(kiln_registry *registry, const char *reposi
                                      kiln_cancel *cancel, char **digest_out, kiln_error **err);
 
 /* Uploads the file at `path` as a blob. `media_type` may be NULL
- * ("application/octet-stream" in the returned descriptor). When
+ * ("application/octet-stream" in the returned descriptor). A local file
+ * that is missing or unreadable is KILN_EIO naming the path. When
  * `expected_digest` is NULL the file is hashed first; otherwise the store
  * verifies it and keeps nothing on a mismatch (KILN_EDIGEST).
  * `expected_size` < 0 means the file's size. A blob the store already has is
@@ -199,7 +200,9 @@ KILN_EXPORT int kiln_registry_put_manifest(kiln_registry *registry, const char *
 
 /* The manifest bytes as stored, verified against their digest. *bytes
  * (NUL-terminated for convenience; *size excludes the NUL) and *media_type:
- * caller frees both with kiln_free. KILN_ENOTFOUND when absent. */
+ * caller frees both with kiln_free. `bytes` and `size` must not be NULL;
+ * `media_type` may be NULL when the caller does not want it. KILN_ENOTFOUND
+ * when absent. */
 KILN_EXPORT int kiln_registry_get_manifest(kiln_registry *registry, const char *repository, const char *reference,
                                            kiln_cancel *cancel, char **bytes, size_t *size, char **media_type,
                                            kiln_error **err);
@@ -286,9 +289,11 @@ KILN_EXPORT int kiln_context_version(kiln_context *context, const char *inputs_j
 KILN_EXPORT int kiln_context_write_fd(kiln_context *context, int fd, const char *tar_options_json,
                                       kiln_event_cb callback, void *payload, kiln_cancel *cancel, kiln_error **err);
 
-/* Receives the stream in chunks on the calling thread; `data` is borrowed
- * for the duration of the call. Return 0 to continue, non-zero to stop
- * (the write call then returns KILN_ECANCELLED). */
+/* Receives a byte stream in chunks on the calling thread; `data` is
+ * borrowed for the duration of the call. Return 0 to continue, non-zero to
+ * refuse the data: the call then fails with KILN_EIO, as a failed write to
+ * a file descriptor does (KILN_ECANCELLED is only for a kiln_cancel token
+ * or an event callback asking to stop). */
 typedef int (*kiln_write_cb)(const void *data, size_t size, void *payload);
 
 /* As kiln_context_write_fd, into `write` (not NULL). */
@@ -316,7 +321,9 @@ KILN_EXPORT int kiln_context_write_cb(kiln_context *context, kiln_write_cb write
  * KILN_EUNAUTHORIZED, KILN_EFORBIDDEN, KILN_EUNAVAILABLE (TooManyRequests
  * after retries), KILN_ESERVER; kiln_error_remote_code() gives the reason.
  *
- * Options (JSON object, every field optional; NULL for none):
+ * Options documents (JSON objects, every field optional; NULL for none; an
+ * unknown field or a wrong type is KILN_EINVAL naming it: "options_json:
+ * field 'X' must be ..."). kiln_kube_open reads:
  *   "namespace": "builds"        instead of the context's namespace
  *   "fieldValidation": "Strict"  "Strict" (default: unknown fields are
  *                                errors), "Warn" or "Ignore"
@@ -324,7 +331,9 @@ KILN_EXPORT int kiln_context_write_cb(kiln_context *context, kiln_write_cb write
  *   "userAgent": "kiln/0.1"
  *
  * Handles are thread-safe. In every call `ns` NULL (or "") means the
- * handle's namespace and `cancel` may be NULL.
+ * handle's namespace and `cancel` may be NULL. Every callback of this
+ * section runs on the thread that made the call, one call at a time, and
+ * its string arguments are borrowed for the duration of the callback.
  */
 typedef struct kiln_kube kiln_kube;
 
@@ -353,6 +362,42 @@ KILN_EXPORT int kiln_kube_get(kiln_kube *kube, const char *api_version, const ch
 KILN_EXPORT int kiln_kube_apply(kiln_kube *kube, const char *object_json, const char *ns, kiln_cancel *cancel,
                                 char **result_json, kiln_error **err);
 
+/* The objects of one kind, as a List document: {"apiVersion", "kind":
+ * "<Kind>List", "metadata": {"resourceVersion", "continue"?}, "items":
+ * [...]}; "continue" is present while more pages remain. `options_json`
+ * may be NULL:
+ *   {"labelSelector": "app=web,tier!=db", "fieldSelector": "status.phase=Running",
+ *    "limit": 100,           page size (server default when absent)
+ *    "continue": "<token>",  the next page (metadata.continue of the last one)
+ *    "resourceVersion": "",  as the API server's list parameter
+ *    "allNamespaces": false, every namespace (`ns` is then ignored)
+ *    "allPages": false}      follow every continue token and return one list
+ *                            (pages of "limit", else 500; an expired token
+ *                            restarts the listing once)
+ * *list_json: caller frees with kiln_free. */
+KILN_EXPORT int kiln_kube_list(kiln_kube *kube, const char *api_version, const char *kind, const char *ns,
+                               const char *options_json, kiln_cancel *cancel, char **list_json, kiln_error **err);
+
+/* POST of a new object (apiVersion, kind, metadata.name or generateName);
+ * KILN_ECONFLICT (AlreadyExists) when it exists. The object's
+ * metadata.namespace wins over `ns`. *result_json (may be NULL): the object
+ * as stored, caller frees with kiln_free. */
+KILN_EXPORT int kiln_kube_create(kiln_kube *kube, const char *object_json, const char *ns, kiln_cancel *cancel,
+                                 char **result_json, kiln_error **err);
+
+/* PUT of a whole object over the existing one; with metadata.resourceVersion
+ * it is conditional (KILN_ECONFLICT when the object changed since). Otherwise
+ * as kiln_kube_create. */
+KILN_EXPORT int kiln_kube_replace(kiln_kube *kube, const char *object_json, const char *ns, kiln_cancel *cancel,
+                                  char **result_json, kiln_error **err);
+
+/* JSON merge patch (RFC 7386, application/merge-patch+json) of one object:
+ * `patch_json` is a JSON object; null values remove fields. *result_json
+ * (may be NULL): the patched object, caller frees with kiln_free. */
+KILN_EXPORT int kiln_kube_patch(kiln_kube *kube, const char *api_version, const char *kind, const char *ns,
+                                const char *name, const char *patch_json, kiln_cancel *cancel, char **result_json,
+                                kiln_error **err);
+
 /* DELETE of one object. `options_json` may be NULL:
  *   {"propagationPolicy": "Background"|"Foreground"|"Orphan",
  *    "gracePeriodSeconds": 0, "ignoreNotFound": false}
@@ -360,18 +405,114 @@ KILN_EXPORT int kiln_kube_apply(kiln_kube *kube, const char *object_json, const 
 KILN_EXPORT int kiln_kube_delete(kiln_kube *kube, const char *api_version, const char *kind, const char *ns,
                                  const char *name, const char *options_json, kiln_cancel *cancel, kiln_error **err);
 
+/* Watches the objects of one kind. Each change reaches `callback` (not
+ * NULL) as a kiln_event whose `type` is "ADDED", "MODIFIED", "DELETED" or
+ * "BOOKMARK" and whose `json` is the object (a BOOKMARK carries only
+ * metadata.resourceVersion). Return 0 to go on; non-zero ends the watch,
+ * and the call returns 0. `options_json` may be NULL:
+ *   {"labelSelector", "fieldSelector", "allNamespaces": false,
+ *    "resourceVersion": "",     "" (default): the current objects arrive
+ *                               first as ADDED, then the changes; otherwise
+ *                               only changes after that version
+ *    "bookmarks": false,        deliver BOOKMARK events too
+ *    "timeoutSeconds": 300,     one watch request's server-side limit; kiln
+ *                               then resumes from the last version seen
+ *    "deadlineMs": 0,           the whole watch: KILN_ETIMEOUT when it
+ *                               passes (0 = no deadline)
+ *    "maxReconnectFailures": 6} consecutive failed reconnects before
+ *                               KILN_ENETWORK
+ * Dropped connections resume from the last version seen. When the server
+ * answers 410 Gone (the version is too old), kiln lists again and delivers
+ * what changed meanwhile as ADDED/MODIFIED/DELETED, so the callback's view
+ * stays complete. kiln_cancel ends the watch with KILN_ECANCELLED.
+ * *result_json (may be NULL; set when the call returns 0):
+ * {"resourceVersion": last seen (resume from it), "reconnects", "relists"},
+ * caller frees with kiln_free. */
+KILN_EXPORT int kiln_kube_watch(kiln_kube *kube, const char *api_version, const char *kind, const char *ns,
+                                const char *options_json, kiln_event_cb callback, void *payload, kiln_cancel *cancel,
+                                char **result_json, kiln_error **err);
+
+/* A container's log, line by line, to `callback` (not NULL):
+ *   "pod.log"       {"pod", "namespace", "container", "line" (UTF-8, without
+ *                   the newline; invalid bytes become U+FFFD), "restart"
+ *                   (the container's restart count for this instance),
+ *                   "timestamp"? (RFC 3339, with "timestamps": true)}
+ *   "pod.restarted" {"pod", "namespace", "container", "restart"}: a new
+ *                   instance of the container starts; its lines follow
+ * Return 0 to go on; non-zero stops reading, and the call returns 0.
+ * `options_json` may be NULL:
+ *   {"container": "",         the pod's only container when absent
+ *    "follow": false,         keep reading until the container ends for
+ *                             good (a not yet started container is waited
+ *                             for; dropped streams resume without repeating
+ *                             lines); false: the log as it is now
+ *    "followRestarts": true,  with follow, continue with the next instance
+ *                             after a restart
+ *    "timestamps": false, "previous": false,
+ *    "sinceTime": "2024-01-02T03:04:05Z", "sinceSeconds": 60 (computed from
+ *    this machine's clock; not together with sinceTime), "tailLines": 10}
+ * kiln_cancel ends a followed log with KILN_ECANCELLED. */
+KILN_EXPORT int kiln_kube_logs(kiln_kube *kube, const char *ns, const char *pod, const char *options_json,
+                               kiln_event_cb callback, void *payload, kiln_cancel *cancel, kiln_error **err);
+
+/* Waits, on a watch, until a pod reaches `until`: "phase=Pending",
+ * "phase=Running" (a pod that already Succeeded counts), "phase=Succeeded",
+ * "phase=Failed", or "condition=<type>" with status True
+ * ("condition=Ready"). A pod that fails while waited for is KILN_EBUILD
+ * (KILN_EOOM when OOMKilled; the reason in kiln_error_remote_code); a
+ * container that cannot start (ImagePullBackOff, InvalidImageName, config
+ * errors) is KILN_EUNAVAILABLE; a missing or deleted pod KILN_ENOTFOUND.
+ * `timeout_ms` 0: no deadline, else KILN_ETIMEOUT naming the pod's last
+ * state. *pod_json (may be NULL): the pod as it met the wait, caller frees
+ * with kiln_free. */
+KILN_EXPORT int kiln_kube_wait_pod(kiln_kube *kube, const char *ns, const char *pod, const char *until,
+                                   int64_t timeout_ms, kiln_cancel *cancel, char **pod_json, kiln_error **err);
+
+/* Waits until a Deployment's rollout is complete, by kubectl rollout
+ * status's rules (newest generation observed, every replica updated and
+ * available). ProgressDeadlineExceeded and `timeout_ms` (0: none) are
+ * KILN_ETIMEOUT. *deployment_json (may be NULL): caller frees with
+ * kiln_free. */
+KILN_EXPORT int kiln_kube_wait_rollout(kiln_kube *kube, const char *ns, const char *deployment, int64_t timeout_ms,
+                                       kiln_cancel *cancel, char **deployment_json, kiln_error **err);
+
+/* The most kiln_kube_exec collects of each of stdout and stderr (64 MiB). */
+#define KILN_KUBE_EXEC_MAX_OUTPUT ((size_t)64 << 20)
+
 /* Runs argv[0..argc) in a container of a pod (no shell; WebSocket
  * v5.channel.k8s.io, else v4). `container` NULL: the pod's only container.
  * `stdin_data` (may be NULL when stdin_size is 0) is streamed to the
  * command's stdin, which is then closed. stdout and stderr are collected
  * in memory: *stdout_data / *stderr_data (each may be NULL to discard;
  * binary, NUL-terminated for convenience, length in *stdout_size /
- * *stderr_size; caller frees with kiln_free). *exit_code receives the
- * command's exit status; a command that could not start is an error. */
+ * *stderr_size; caller frees with kiln_free). Output beyond
+ * KILN_KUBE_EXEC_MAX_OUTPUT on either stream ends the call with
+ * KILN_ETOOLARGE (use kiln_kube_exec_stream for more). *exit_code receives
+ * the command's exit status; a command that could not start is an error. */
 KILN_EXPORT int kiln_kube_exec(kiln_kube *kube, const char *ns, const char *pod, const char *container,
                                const char *const *argv, size_t argc, const void *stdin_data, size_t stdin_size,
                                kiln_cancel *cancel, int *exit_code, char **stdout_data, size_t *stdout_size,
                                char **stderr_data, size_t *stderr_size, kiln_error **err);
+
+/* Supplies input: copy up to `capacity` bytes into `buffer` and store how
+ * many in *filled (0 means end of input). Return 0, or non-zero to fail the
+ * call with KILN_EIO. */
+typedef int (*kiln_read_cb)(void *buffer, size_t capacity, size_t *filled, void *payload);
+
+/* kiln_kube_exec with streams instead of buffers, for any amount of data.
+ * `stdin_read` (NULL: the command gets no stdin) is read as the server
+ * accepts data, at most about 1 MiB ahead, and stdin is closed at its end
+ * (under v4.channel.k8s.io the command never sees end-of-file).
+ * `stdout_write` / `stderr_write` (kiln_write_cb; NULL discards) receive
+ * the output as it arrives, in chunks of any size; non-zero from any
+ * callback fails the call with KILN_EIO. `options_json` may be NULL:
+ *   {"tty": false, "timeoutMs": 0 (0 = none; KILN_ETIMEOUT)}
+ * *exit_code (not NULL) receives the command's exit status on success. */
+KILN_EXPORT int kiln_kube_exec_stream(kiln_kube *kube, const char *ns, const char *pod, const char *container,
+                                      const char *const *argv, size_t argc, const char *options_json,
+                                      kiln_read_cb stdin_read, void *stdin_payload, kiln_write_cb stdout_write,
+                                      void *stdout_payload, kiln_write_cb stderr_write, void *stderr_payload,
+                                      kiln_cancel *cancel, int *exit_code, kiln_error **err);
 /* ==== end kubernetes ==================================================== */
 
 #ifdef __cplusplus

@@ -51,6 +51,13 @@ static int on_event(const kiln_event *event, void *payload) {
   return 0;
 }
 
+static int refuse_write(const void *data, size_t size, void *payload) {
+  (void)data;
+  (void)size;
+  (void)payload;
+  return 7;
+}
+
 static int refuse_event(const kiln_event *event, void *payload) {
   (void)event;
   (void)payload;
@@ -135,6 +142,15 @@ int main(void) {
   err = NULL;
   kiln_cancel_free(cancel);
   CHECK(kiln_context_write_cb(ctx, on_write, &counter, NULL, refuse_event, NULL, NULL, &err) == KILN_ECANCELLED);
+  kiln_error_free(err);
+  err = NULL;
+  /* A receiver refusing bytes is a failed write, told apart from kiln_cancel. */
+  CHECK(kiln_context_write_cb(ctx, refuse_write, NULL, NULL, NULL, NULL, NULL, &err) == KILN_EIO);
+  CHECK(err != NULL && strstr(kiln_error_message(err), "returned 7") != NULL);
+  kiln_error_free(err);
+  err = NULL;
+  CHECK(kiln_context_write_cb(ctx, on_write, &counter, "{\"gzip\": 1}", NULL, NULL, NULL, &err) == KILN_EINVAL);
+  CHECK(err != NULL && strstr(kiln_error_message(err), "tar_options_json: field 'gzip' must be true or false") != NULL);
   kiln_error_free(err);
   err = NULL;
   CHECK(kiln_context_write_cb(ctx, NULL, NULL, NULL, NULL, NULL, NULL, &err) == KILN_EINVAL);

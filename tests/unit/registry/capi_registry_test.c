@@ -168,6 +168,15 @@ static void test_errors(const char *dir) {
   status = kiln_registry_push_blob_file(registry, "", path, NULL, NULL, 4, NULL, &out, &err);
   CHECK(status == KILN_EDIGEST);
   kiln_error_free(err);
+  /* A missing local file is a file error, not a missing blob. */
+  snprintf(path, sizeof path, "%s/no-such-file", dir);
+  status = kiln_registry_push_blob_file(registry, "", path, NULL, NULL, -1, NULL, &out, &err);
+  CHECK(status == KILN_EIO);
+  CHECK(strstr(kiln_error_message(err), "no-such-file") != NULL);
+  kiln_error_free(err);
+  status = kiln_registry_push_blob_file(registry, "", path, NULL, wrong, -1, NULL, &out, &err);
+  CHECK(status == KILN_EIO);
+  kiln_error_free(err);
   status = kiln_registry_resolve(registry, "", "nope", NULL, &out, &err);
   CHECK(status == KILN_ENOTFOUND);
   CHECK(strstr(kiln_error_message(err), "nope") != NULL);
