@@ -1,7 +1,10 @@
 """The Python binding of the kubernetes section against the test cluster."""
+import hashlib
+import io
 import os
 import random
 import sys
+import threading
 import time
 import unittest
 
@@ -63,6 +66,115 @@ class KubeBindingTest(unittest.TestCase):
         self.assertEqual(result.stdout, payload)
         self.assertEqual(result.stderr, b"bye\n")
         self.assertEqual(self.kube.exec("py", ["true"], namespace=self.ns).exit_code, 0)
+
+    def _configmap(self, name, **data):
+        return {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "labels": {"kiln-test": "py"}}, "data": data}
+
+    def _pod(self, name, script, restart_policy="Never"):
+        self.kube.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                         "spec": {"restartPolicy": restart_policy, "terminationGracePeriodSeconds": 1,
+                                  "containers": [{"name": "main", "image": "kiln-test/busybox:latest",
+                                                  "imagePullPolicy": "IfNotPresent",
+                                                  "command": ["sh", "-c", script]}]}}, namespace=self.ns)
+
+    def test_list_pages_create_patch_replace(self):
+        for i in range(12):
+            self.kube.create(self._configmap("cm-%d" % i, k="v"), namespace=self.ns)
+        pages = list(self.kube.list_pages("v1", "ConfigMap", namespace=self.ns, limit=5,
+                                          label_selector="kiln-test=py"))
+        self.assertEqual([len(p["items"]) for p in pages], [5, 5, 2])
+        self.assertIn("continue", pages[0]["metadata"])
+        self.assertNotIn("continue", pages[-1]["metadata"])
+        names = {i["metadata"]["name"] for p in pages for i in p["items"]}
+        self.assertEqual(names, {"cm-%d" % i for i in range(12)})
+        everything = self.kube.list("v1", "ConfigMap", namespace=self.ns, all_pages=True, limit=3)
+        self.assertGreaterEqual(len(everything["items"]), 12)
+        self.assertEqual(everything["kind"], "ConfigMapList")
+        with self.assertRaises(kiln.KilnError) as caught:
+            self.kube.create(self._configmap("cm-0"), namespace=self.ns)
+        self.assertEqual(caught.exception.remote_code, "AlreadyExists")
+        patched = self.kube.patch("v1", "ConfigMap", "cm-0", {"data": {"k": None, "x": "y"}}, namespace=self.ns)
+        self.assertEqual(patched["data"], {"x": "y"})
+        replaced = self.kube.replace(self._configmap("cm-0", r="s"), namespace=self.ns)
+        self.assertEqual(replaced["data"], {"r": "s"})
+        with self.assertRaises(kiln.KilnError) as caught:
+            self.kube.list("v1", "ConfigMap", namespace=self.ns, limit="ten")
+        self.assertIn("options_json: field 'limit' must be", caught.exception.message)
+
+    def test_watch_iterates_and_stops(self):
+        self.kube.create(self._configmap("seed"), namespace=self.ns)
+        seen = []
+        primed = threading.Event()
+
+        def make_changes():
+            primed.wait(60)
+            self.kube.create(self._configmap("w"), namespace=self.ns)
+            self.kube.patch("v1", "ConfigMap", "w", {"data": {"k": "v"}}, namespace=self.ns)
+            self.kube.delete("v1", "ConfigMap", "w", namespace=self.ns)
+
+        changer = threading.Thread(target=make_changes)
+        changer.start()
+        try:
+            for event in self.kube.watch("v1", "ConfigMap", namespace=self.ns, label_selector="kiln-test=py"):
+                seen.append((event.type, event.object["metadata"]["name"]))
+                if event.object["metadata"]["name"] == "seed":
+                    primed.set()
+                if event.type == "DELETED":
+                    break  # leaving the loop stops the watch
+        finally:
+            primed.set()
+            changer.join()
+        self.assertEqual(seen, [("ADDED", "seed"), ("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w")])
+
+        cancel = kiln.Cancel()
+        with self.assertRaises(kiln.KilnError) as caught:
+            for event in self.kube.watch("v1", "ConfigMap", namespace=self.ns, cancel=cancel):
+                cancel.cancel()
+        self.assertEqual(caught.exception.name, "cancelled")
+        with self.assertRaises(kiln.KilnError) as caught:
+            for _ in self.kube.watch("v1", "ConfigMap", namespace=self.ns, deadline=1.5):
+                pass
+        self.assertEqual(caught.exception.name, "timeout")
+
+    def test_logs_and_waits(self):
+        self._pod("printer", "for i in 1 2 3; do echo line $i; done")
+        pod = self.kube.wait_pod("printer", "phase=Succeeded", timeout=180, namespace=self.ns)
+        self.assertEqual(pod["status"]["phase"], "Succeeded")
+        lines = list(self.kube.logs("printer", namespace=self.ns))
+        self.assertEqual([l.line for l in lines], ["line 1", "line 2", "line 3"])
+        self.assertEqual({(l.container, l.restart) for l in lines}, {("main", 0)})
+        self.assertEqual([l.line for l in self.kube.logs("printer", namespace=self.ns, tail_lines=1)], ["line 3"])
+
+        self._pod("ticker", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done")
+        followed = []
+        for line in self.kube.logs("ticker", namespace=self.ns, follow=True):
+            followed.append(line.line)
+            if len(followed) == 3:
+                break
+        self.assertEqual(followed, ["tick 1", "tick 2", "tick 3"])
+        with self.assertRaises(kiln.KilnError) as caught:
+            self.kube.wait_pod("printer", "Succeeded", namespace=self.ns)
+        self.assertEqual(caught.exception.name, "invalid_argument")
+
+    def test_exec_stream_10mb(self):
+        self._pod("shell", "sleep 3600")
+        self.kube.wait_pod("shell", "phase=Running", timeout=180, namespace=self.ns)
+        payload = random.Random(7).randbytes(10 << 20)
+        out, err = io.BytesIO(), io.BytesIO()
+        code = self.kube.exec_stream("shell", ["sh", "-c", "cat; echo done >&2; exit 2"], stdin=io.BytesIO(payload),
+                                     stdout=out, stderr=err, namespace=self.ns)
+        self.assertEqual(code, 2)
+        self.assertEqual(hashlib.sha256(out.getvalue()).hexdigest(), hashlib.sha256(payload).hexdigest())
+        self.assertEqual(err.getvalue(), b"done\n")
+
+        class Full:
+            def write(self, data):
+                raise OSError("disk full")
+
+        with self.assertRaises(OSError) as caught:
+            self.kube.exec_stream("shell", ["echo", "hi"], stdout=Full(), namespace=self.ns)
+        self.assertIn("disk full", str(caught.exception))
 
     def test_bad_context(self):
         with self.assertRaises(kiln.KilnError) as caught:
