@@ -22,12 +22,16 @@ struct OptionSpec {
 struct Context {
   std::vector<std::string> args;                              // positional arguments after the command
   std::map<std::string, std::vector<std::string>> options;    // command options, in order given
-  kiln::RegistryOptions registry;                             // --ca-file, --insecure-registry, credentials
+  kiln::RegistryOptions registry;                             // --ca-file, --insecure-registry
   bool verbose = false;
   kiln::CancelToken cancel;                                   // triggered by SIGINT/SIGTERM
 
   bool has(const std::string& name) const { return options.count(name) > 0; }
   const std::vector<std::string>& all(const std::string& name) const;
+  // The registry options with the docker credentials, read on first use
+  // only: commands that never talk to a registry do not pay for (or fail
+  // on) the credential configuration.
+  const kiln::RegistryOptions& registry_options();
 };
 
 struct Command {

@@ -16,6 +16,11 @@ const std::vector<std::string>& Context::all(const std::string& name) const {
   return it == options.end() ? none : it->second;
 }
 
+const kiln::RegistryOptions& Context::registry_options() {
+  if (!registry.credentials) registry.credentials = kiln::docker_config_credentials();
+  return registry;
+}
+
 namespace {
 
 const std::vector<OptionSpec> kCommonOptions = {
@@ -121,7 +126,6 @@ int run(int argc, char** argv) {
     throw UsageError{"usage: kiln " + command->name + " " + command->arguments};
   }
   context.args = std::move(positional);
-  context.registry.credentials = kiln::docker_config_credentials();
 
   g_cancel = &context.cancel;
   std::signal(SIGINT, on_signal);

@@ -32,8 +32,8 @@ int copy(Context& c) {
     if (text.empty() || *end || n < 1 || n > 16) throw UsageError{"--parallel must be a number from 1 to 16"};
     options.parallel_blobs = static_cast<int>(n);
   }
-  kiln::ImageLocation from = kiln::open_image(c.args[0], c.registry, false);
-  kiln::ImageLocation to = kiln::open_image(c.args[1], c.registry, true);
+  kiln::ImageLocation from = kiln::open_image(c.args[0], c.registry_options(), false);
+  kiln::ImageLocation to = kiln::open_image(c.args[1], c.registry_options(), true);
   share_connection(c.args[0], c.args[1], from, to);
   kiln::EventSink events = c.verbose ? progress_printer() : kiln::EventSink{};
   kiln::CopyResult result = kiln::copy_image(*from.registry, from.repository, from.reference, *to.registry,
@@ -48,7 +48,7 @@ int copy(Context& c) {
 }
 
 int inspect(Context& c) {
-  kiln::ImageLocation image = kiln::open_image(c.args[0], c.registry, false);
+  kiln::ImageLocation image = kiln::open_image(c.args[0], c.registry_options(), false);
   std::cout << kiln::inspect_image(*image.registry, image.repository, image.reference, c.cancel) << "\n";
   return 0;
 }
@@ -57,14 +57,14 @@ int tags(Context& c) {
   const std::string& spec = c.args[0];
   std::vector<std::string> list;
   if (spec.rfind("oci:", 0) == 0) {
-    kiln::ImageLocation layout = kiln::open_image(spec, c.registry, false);
+    kiln::ImageLocation layout = kiln::open_image(spec, c.registry_options(), false);
     list = layout.registry->tags("", c.cancel);
   } else {
     kiln::ImageRef ref = kiln::ImageRef::parse_repository(spec);
     if (!ref.tag().empty() || ref.digest()) {
       throw UsageError{"'kiln tags' takes a repository without tag or digest, e.g. " + ref.name()};
     }
-    auto registry = kiln::open_remote_registry(ref.registry(), c.registry);
+    auto registry = kiln::open_remote_registry(ref.registry(), c.registry_options());
     list = registry->tags(ref.repository(), c.cancel);
   }
   for (const auto& tag : list) std::cout << tag << "\n";
@@ -72,7 +72,7 @@ int tags(Context& c) {
 }
 
 int remove(Context& c) {
-  kiln::ImageLocation image = kiln::open_image(c.args[0], c.registry, false);
+  kiln::ImageLocation image = kiln::open_image(c.args[0], c.registry_options(), false);
   if (image.reference.empty()) throw UsageError{"'kiln delete' needs a tag or digest: " + c.args[0] + ":TAG"};
   kiln::Digest digest = kiln::delete_image(*image.registry, image.repository, image.reference, c.cancel);
   std::cout << digest.str() << "\n";
