@@ -33,6 +33,7 @@ type EventFunc func(Event) error
 type callbackState struct {
 	onEvent    EventFunc
 	writer     io.Writer
+	reader     io.Reader
 	err        error // the first error a callback or the writer returned
 	panicked   bool
 	panicValue any
@@ -41,7 +42,7 @@ type callbackState struct {
 // handle registers st for the duration of one call; 0 (no callback) when
 // there is nothing to call. The caller deletes the handle after the call.
 func (st *callbackState) handle() cgo.Handle {
-	if st.onEvent == nil && st.writer == nil {
+	if st.onEvent == nil && st.writer == nil && st.reader == nil {
 		return 0
 	}
 	return cgo.NewHandle(st)
@@ -98,4 +99,26 @@ func kilnGoWrite(data unsafe.Pointer, size C.size_t, payload C.uintptr_t) (stop 
 		return 1
 	}
 	return 0
+}
+
+//export kilnGoRead
+func kilnGoRead(buffer unsafe.Pointer, capacity C.size_t, filled *C.size_t, payload C.uintptr_t) (stop C.int) {
+	st := cgo.Handle(payload).Value().(*callbackState)
+	defer st.guard(&stop)
+	*filled = 0
+	// Borrowed for this call only: io.Reader implementations must not keep p.
+	p := unsafe.Slice((*byte)(buffer), int(capacity))
+	for {
+		n, err := st.reader.Read(p)
+		if n > 0 || err == io.EOF {
+			// A reader returning data with an error returns the error again
+			// on the next call (io.Reader's contract), so nothing is lost.
+			*filled = C.size_t(n)
+			return 0
+		}
+		if err != nil {
+			st.err = err
+			return 1
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"runtime"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -102,27 +103,152 @@ func (k *Kube) Get(ctx context.Context, apiVersion, kind, namespace, name string
 // json.RawMessage) or any value encoding/json turns into an object with
 // apiVersion, kind and metadata.name. Its metadata.namespace wins over namespace.
 func (k *Kube) Apply(ctx context.Context, object any, namespace string) (json.RawMessage, error) {
-	var text []byte
+	return k.write(ctx, object, namespace, func(p *C.kiln_kube, obj, ns *C.char, c *C.kiln_cancel, out **C.char, e **C.kiln_error) C.int {
+		return C.kiln_kube_apply(p, obj, ns, c, out, e)
+	})
+}
+
+// Create creates object (as for Apply: JSON text or a value encoding/json
+// encodes) and returns it as stored; CodeConflict (reason AlreadyExists)
+// when it exists. Its metadata.namespace wins over namespace.
+func (k *Kube) Create(ctx context.Context, object any, namespace string) (json.RawMessage, error) {
+	return k.write(ctx, object, namespace, func(p *C.kiln_kube, obj, ns *C.char, c *C.kiln_cancel, out **C.char, e **C.kiln_error) C.int {
+		return C.kiln_kube_create(p, obj, ns, c, out, e)
+	})
+}
+
+// Replace puts the whole object over the stored one; with
+// metadata.resourceVersion set it is conditional (CodeConflict when the
+// object changed since).
+func (k *Kube) Replace(ctx context.Context, object any, namespace string) (json.RawMessage, error) {
+	return k.write(ctx, object, namespace, func(p *C.kiln_kube, obj, ns *C.char, c *C.kiln_cancel, out **C.char, e **C.kiln_error) C.int {
+		return C.kiln_kube_replace(p, obj, ns, c, out, e)
+	})
+}
+
+// Patch applies a JSON merge patch (RFC 7386; null removes a field) to one
+// object and returns the result. patch is JSON text or a value to encode.
+func (k *Kube) Patch(ctx context.Context, apiVersion, kind, namespace, name string, patch any) (json.RawMessage, error) {
+	text, err := objectText(patch)
+	if err != nil {
+		return nil, err
+	}
+	av, freeAV := cstring(apiVersion)
+	defer freeAV()
+	ck, freeKind := cstring(kind)
+	defer freeKind()
+	ns, freeNS := optional(namespace)
+	defer freeNS()
+	cname, freeName := cstring(name)
+	defer freeName()
+	cpatch, freePatch := cstring(string(text))
+	defer freePatch()
+	var out *C.char
+	err = k.call(ctx, func(p *C.kiln_kube, c *C.kiln_cancel, e **C.kiln_error) C.int {
+		return C.kiln_kube_patch(p, av, ck, ns, cname, cpatch, c, &out, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(takeString(out)), nil
+}
+
+// List returns the List document of one kind ({"items": [...], "metadata":
+// {"resourceVersion", "continue"?}}). options: {"labelSelector",
+// "fieldSelector", "limit", "continue", "resourceVersion", "allNamespaces",
+// "allPages"} (nil for none); "continue" is present while pages remain.
+func (k *Kube) List(ctx context.Context, apiVersion, kind, namespace string, options Options) (json.RawMessage, error) {
+	av, freeAV := cstring(apiVersion)
+	defer freeAV()
+	ck, freeKind := cstring(kind)
+	defer freeKind()
+	ns, freeNS := optional(namespace)
+	defer freeNS()
+	opts, freeOpts, err := options.cjson()
+	if err != nil {
+		return nil, err
+	}
+	defer freeOpts()
+	var out *C.char
+	err = k.call(ctx, func(p *C.kiln_kube, c *C.kiln_cancel, e **C.kiln_error) C.int {
+		return C.kiln_kube_list(p, av, ck, ns, opts, c, &out, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(takeString(out)), nil
+}
+
+// WaitPod waits (on a watch) until a pod reaches until: "phase=Running",
+// "phase=Succeeded", ..., or "condition=Ready". A failed pod is CodeBuild
+// (CodeOOM when OOMKilled), a container that cannot start CodeUnavailable,
+// timeout (0: none) CodeTimeout. Returns the pod as it met the wait.
+func (k *Kube) WaitPod(ctx context.Context, namespace, pod, until string, timeout time.Duration) (json.RawMessage, error) {
+	ns, freeNS := optional(namespace)
+	defer freeNS()
+	cpod, freePod := cstring(pod)
+	defer freePod()
+	cuntil, freeUntil := cstring(until)
+	defer freeUntil()
+	var out *C.char
+	err := k.call(ctx, func(p *C.kiln_kube, c *C.kiln_cancel, e **C.kiln_error) C.int {
+		return C.kiln_kube_wait_pod(p, ns, cpod, cuntil, C.int64_t(timeout.Milliseconds()), c, &out, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(takeString(out)), nil
+}
+
+// WaitRollout waits until a Deployment's rollout is complete (kubectl
+// rollout status's rules); ProgressDeadlineExceeded and timeout (0: none)
+// are CodeTimeout.
+func (k *Kube) WaitRollout(ctx context.Context, namespace, deployment string, timeout time.Duration) (json.RawMessage, error) {
+	ns, freeNS := optional(namespace)
+	defer freeNS()
+	cname, freeName := cstring(deployment)
+	defer freeName()
+	var out *C.char
+	err := k.call(ctx, func(p *C.kiln_kube, c *C.kiln_cancel, e **C.kiln_error) C.int {
+		return C.kiln_kube_wait_rollout(p, ns, cname, C.int64_t(timeout.Milliseconds()), c, &out, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(takeString(out)), nil
+}
+
+// objectText is a document as JSON: text as given, other values encoded.
+func objectText(object any) ([]byte, error) {
 	switch o := object.(type) {
 	case []byte:
-		text = o
+		return o, nil
 	case json.RawMessage:
-		text = o
+		return o, nil
 	case string:
-		text = []byte(o)
-	default:
-		var err error
-		if text, err = json.Marshal(object); err != nil {
-			return nil, &Error{Code: CodeInvalid, Name: CodeInvalid.String(), Message: "the object cannot be encoded as JSON: " + err.Error()}
-		}
+		return []byte(o), nil
+	}
+	text, err := json.Marshal(object)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalid, Name: CodeInvalid.String(), Message: "the object cannot be encoded as JSON: " + err.Error()}
+	}
+	return text, nil
+}
+
+type writeFunc func(p *C.kiln_kube, obj, ns *C.char, c *C.kiln_cancel, out **C.char, e **C.kiln_error) C.int
+
+func (k *Kube) write(ctx context.Context, object any, namespace string, fn writeFunc) (json.RawMessage, error) {
+	text, err := objectText(object)
+	if err != nil {
+		return nil, err
 	}
 	obj, freeObj := cstring(string(text))
 	defer freeObj()
 	ns, freeNS := optional(namespace)
 	defer freeNS()
 	var out *C.char
-	err := k.call(ctx, func(p *C.kiln_kube, c *C.kiln_cancel, e **C.kiln_error) C.int {
-		return C.kiln_kube_apply(p, obj, ns, c, &out, e)
+	err = k.call(ctx, func(p *C.kiln_kube, c *C.kiln_cancel, e **C.kiln_error) C.int {
+		return fn(p, obj, ns, c, &out, e)
 	})
 	if err != nil {
 		return nil, err

@@ -192,7 +192,7 @@ func TestBadInputIsAClearError(t *testing.T) {
 		t.Fatalf("a mismatching blob was kept: %v", left)
 	}
 	_, err = reg.PushBlobFile(context.Background(), "", filepath.Join(dir, "nope"), BlobOptions{})
-	wantCode(t, err, CodeNotFound, "nope")
+	wantCode(t, err, CodeIO, "nope")
 	reg.Close()
 	reg.Close() // idempotent
 	_, err = reg.Tags(context.Background(), "")

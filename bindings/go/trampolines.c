@@ -10,3 +10,7 @@ int kilnGoEventC(const kiln_event *event, void *payload) {
 int kilnGoWriteC(const void *data, size_t size, void *payload) {
   return kilnGoWrite((void *)data, size, (uintptr_t)payload);
 }
+
+int kilnGoReadC(void *buffer, size_t capacity, size_t *filled, void *payload) {
+  return kilnGoRead(buffer, capacity, filled, (uintptr_t)payload);
+}
