@@ -22,6 +22,9 @@ pub struct kiln_event {
 
 pub type kiln_event_cb = Option<unsafe extern "C" fn(event: *const kiln_event, payload: *mut c_void) -> c_int>;
 pub type kiln_write_cb = Option<unsafe extern "C" fn(data: *const c_void, size: usize, payload: *mut c_void) -> c_int>;
+pub type kiln_read_cb = Option<
+    unsafe extern "C" fn(buffer: *mut c_void, capacity: usize, filled: *mut usize, payload: *mut c_void) -> c_int,
+>;
 
 pub const KILN_VERSION_MAJOR: u32 = 0;
 pub const KILN_VERSION_MINOR: u32 = 1;
@@ -231,6 +234,102 @@ extern "C" {
         stdout_size: *mut usize,
         stderr_data: *mut *mut c_char,
         stderr_size: *mut usize,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_kube_list(
+        kube: *mut kiln_kube,
+        api_version: *const c_char,
+        kind: *const c_char,
+        ns: *const c_char,
+        options_json: *const c_char,
+        cancel: *mut kiln_cancel,
+        list_json: *mut *mut c_char,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_kube_create(
+        kube: *mut kiln_kube,
+        object_json: *const c_char,
+        ns: *const c_char,
+        cancel: *mut kiln_cancel,
+        result_json: *mut *mut c_char,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_kube_replace(
+        kube: *mut kiln_kube,
+        object_json: *const c_char,
+        ns: *const c_char,
+        cancel: *mut kiln_cancel,
+        result_json: *mut *mut c_char,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_kube_patch(
+        kube: *mut kiln_kube,
+        api_version: *const c_char,
+        kind: *const c_char,
+        ns: *const c_char,
+        name: *const c_char,
+        patch_json: *const c_char,
+        cancel: *mut kiln_cancel,
+        result_json: *mut *mut c_char,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_kube_watch(
+        kube: *mut kiln_kube,
+        api_version: *const c_char,
+        kind: *const c_char,
+        ns: *const c_char,
+        options_json: *const c_char,
+        callback: kiln_event_cb,
+        payload: *mut c_void,
+        cancel: *mut kiln_cancel,
+        result_json: *mut *mut c_char,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_kube_logs(
+        kube: *mut kiln_kube,
+        ns: *const c_char,
+        pod: *const c_char,
+        options_json: *const c_char,
+        callback: kiln_event_cb,
+        payload: *mut c_void,
+        cancel: *mut kiln_cancel,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_kube_wait_pod(
+        kube: *mut kiln_kube,
+        ns: *const c_char,
+        pod: *const c_char,
+        until: *const c_char,
+        timeout_ms: i64,
+        cancel: *mut kiln_cancel,
+        pod_json: *mut *mut c_char,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_kube_wait_rollout(
+        kube: *mut kiln_kube,
+        ns: *const c_char,
+        deployment: *const c_char,
+        timeout_ms: i64,
+        cancel: *mut kiln_cancel,
+        deployment_json: *mut *mut c_char,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_kube_exec_stream(
+        kube: *mut kiln_kube,
+        ns: *const c_char,
+        pod: *const c_char,
+        container: *const c_char,
+        argv: *const *const c_char,
+        argc: usize,
+        options_json: *const c_char,
+        stdin_read: kiln_read_cb,
+        stdin_payload: *mut c_void,
+        stdout_write: kiln_write_cb,
+        stdout_payload: *mut c_void,
+        stderr_write: kiln_write_cb,
+        stderr_payload: *mut c_void,
+        cancel: *mut kiln_cancel,
+        exit_code: *mut c_int,
         err: *mut *mut kiln_error,
     ) -> c_int;
 }

@@ -63,7 +63,7 @@ impl Kube {
             .ok_or_else(|| Error::local(Code::INTERNAL, "kiln_kube_open succeeded without a handle"))
     }
 
-    fn p(&self) -> *mut ffi::kiln_kube {
+    pub(crate) fn p(&self) -> *mut ffi::kiln_kube {
         self.0.as_ptr()
     }
 

@@ -42,11 +42,13 @@ mod error;
 mod ffi;
 pub mod json;
 mod kube;
+mod kube_stream;
 mod registry;
 
 pub use context::Context;
 pub use error::{Code, Error, Result};
 pub use kube::{ExecOutput, Kube};
+pub use kube_stream::{LogLine, EXEC_MAX_OUTPUT};
 pub use registry::{copy, Registry};
 
 use std::any::Any;
