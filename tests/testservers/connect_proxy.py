@@ -16,7 +16,11 @@ Started by a test: prints "LISTENING <port>" on stdout once it accepts
 connections. With --exit-on-stdin-eof it ends when its stdin closes, so a
 test that dies never leaves it behind.
 
+With --tls-cert/--tls-key it is an HTTPS proxy (TLS to the proxy, CONNECT
+inside; no SOCKS5 then).
+
 Usage: connect_proxy.py [--port N] [--auth USER:PASSWORD] [--log FILE] [--exit-on-stdin-eof]
+                        [--tls-cert PEM --tls-key PEM]
 """
 
 import argparse
@@ -27,6 +31,7 @@ import os
 import select
 import socket
 import socketserver
+import ssl
 import struct
 import sys
 import threading
@@ -75,7 +80,9 @@ def pump(a, b):
     sockets = [a, b]
     try:
         while True:
-            readable, _, _ = select.select(sockets, [], [], 300)
+            # Bytes already decrypted by a TLS socket do not make its fd readable.
+            buffered = [s for s in sockets if isinstance(s, ssl.SSLSocket) and s.pending()]
+            readable = buffered or select.select(sockets, [], [], 300)[0]
             if not readable:
                 return
             for s in readable:
@@ -110,6 +117,10 @@ class Handler(socketserver.BaseRequestHandler):
 
     def handle(self):
         try:
+            if self.server.tls is not None:
+                self.request = self.server.tls.wrap_socket(self.request, server_side=True)
+                self.handle_http()
+                return
             first = self.request.recv(1, socket.MSG_PEEK)
             if not first:
                 return
@@ -117,7 +128,7 @@ class Handler(socketserver.BaseRequestHandler):
                 self.handle_socks5()
             else:
                 self.handle_http()
-        except (EOFError, OSError, ValueError):
+        except (EOFError, OSError, ValueError):  # ssl.SSLError is an OSError
             return
 
     # ------------------------------------------------------------ HTTP CONNECT
@@ -245,11 +256,17 @@ def main():
     ap.add_argument("--auth", default=None, help="USER:PASSWORD the clients must present")
     ap.add_argument("--log", default="", help="append one JSON line per tunnel request to this file")
     ap.add_argument("--exit-on-stdin-eof", action="store_true")
+    ap.add_argument("--tls-cert", default="", help="serve TLS with this certificate (PEM)")
+    ap.add_argument("--tls-key", default="", help="the certificate's key (PEM)")
     a = ap.parse_args()
     server = Server(("127.0.0.1", a.port), Handler)
     server.auth = tuple(a.auth.split(":", 1)) if a.auth else None
     if server.auth is not None and len(server.auth) != 2:
         ap.error("--auth needs USER:PASSWORD")
+    server.tls = None
+    if a.tls_cert:
+        server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.tls.load_cert_chain(a.tls_cert, a.tls_key or None)
     server.log_path = a.log
     server.log_lock = threading.Lock()
     if a.exit_on_stdin_eof:

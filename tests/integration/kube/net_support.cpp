@@ -48,7 +48,7 @@ const fs::path& temp_dir() {
 
 }  // namespace
 
-ForwardProxy::ForwardProxy(const std::string& auth) {
+ForwardProxy::ForwardProxy(const std::string& auth, const std::string& tls_cert, const std::string& tls_key) {
   log_path_ = temp_dir() / (unique("proxy") + ".log");
   std::string script = std::string(KILN_TESTSERVERS_DIR) + "/connect_proxy.py";
   std::vector<std::string> args = {"/usr/bin/python3", script, "--port", "0", "--log", log_path_.string(),
@@ -56,6 +56,9 @@ ForwardProxy::ForwardProxy(const std::string& auth) {
   if (!auth.empty()) {
     args.push_back("--auth");
     args.push_back(auth);
+  }
+  if (!tls_cert.empty()) {
+    args.insert(args.end(), {"--tls-cert", tls_cert, "--tls-key", tls_key});
   }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

@@ -17,8 +17,9 @@ namespace kubetest {
 // destructor. It also exits when this process dies (its stdin closes).
 class ForwardProxy {
  public:
-  // `auth` "user:password" that clients must present, "" for none.
-  explicit ForwardProxy(const std::string& auth = {});
+  // `auth` "user:password" that clients must present, "" for none. With a
+  // certificate and key (PEM files) it is an HTTPS proxy.
+  explicit ForwardProxy(const std::string& auth = {}, const std::string& tls_cert = {}, const std::string& tls_key = {});
   ~ForwardProxy();
   ForwardProxy(const ForwardProxy&) = delete;
   ForwardProxy& operator=(const ForwardProxy&) = delete;

@@ -141,6 +141,32 @@ TEST_CASE("proxy-url: REST, apply, exec and the service proxy go through an auth
   c.remove(resources::configmaps, label, {}, ns());
 }
 
+TEST_CASE("proxy-url: an https:// proxy, verified with the cluster's CA as client-go does, tunnels REST and exec") {
+  // The test cluster's own serving certificate (issued by its CA for 127.0.0.1).
+  auto state = std::filesystem::path(kubetest::env("KUBECONFIG")).parent_path();
+  auto cert = state / "server.crt", key = state / "server.key";
+  REQUIRE_MESSAGE(std::filesystem::exists(cert), cert << " missing: the test cluster's state is incomplete");
+  ForwardProxy proxy("tls:pw", cert.string(), key.string());
+  Client c(config_with({{}, "https://tls:pw@" + proxy.address(), {}}));
+  CHECK(object_name(c.get(resources::namespaces, ns())) == ns());
+  std::string out;
+  CHECK(exec_echo(c, "tls in tls", out).exit_code == 0);
+  CHECK(out == "tls in tls\n");
+  auto target = "127.0.0.1:" + std::to_string(kubetest::cluster_port());
+  CHECK(count(proxy.log(), target) >= 2);
+
+  // The proxy's certificate is checked for the proxy's host: this address of
+  // the same proxy is not in it.
+  auto unnamed = "https://[::ffff:127.0.0.1]:" + std::to_string(proxy.port());
+  Client unverified(config_with({{}, unnamed, {}}));
+  auto tunnels = proxy.log().size();
+  auto e = error_of([&] { unverified.get(resources::namespaces, ns()); });
+  INFO(e.what());
+  CHECK(e.code() == Errc::network);
+  CHECK(std::string(e.what()).find("proxy " + unnamed) != std::string::npos);
+  CHECK(proxy.log().size() == tunnels);  // no tunnel was asked for
+}
+
 TEST_CASE("proxy-url: the watch sees a change made while it streams through the proxy") {
   ForwardProxy proxy;
   Client c(config_with({{}, "http://" + proxy.address(), {}}));
