@@ -230,3 +230,84 @@ def test_run_interactive_attach(cluster, ns, v):
                         "--", "sh", "-c", "read x; echo got $x; exit 3", input=b"data-in\n", check=False, timeout=120)
     assert r.returncode == 3, r.stderr
     assert b"got data-in" in r.stdout
+
+
+# Typed client-go commands send protobuf bodies (kubesim/protobuf.py decodes them).
+@pytest.mark.parametrize("v", ["1.32", "1.30", "1.28"])
+def test_kubectl_create_typed_objects(cluster, v):
+    import base64
+    import uuid
+    ns = "pb-" + uuid.uuid4().hex[:8]
+    k = lambda *a, **kw: cluster.kubectl(v, *a, **kw)   # noqa: E731
+    get = lambda *a: json.loads(k("-n", ns, "get", *a, "-o", "json").stdout)   # noqa: E731
+    assert b"namespace/" + ns.encode() + b" created" in k("create", "namespace", ns).stdout
+    try:
+        assert json.loads(k("get", "namespace", ns, "-o", "json").stdout)["status"]["phase"] == "Active"
+        k("-n", ns, "create", "secret", "generic", "creds", "--from-literal=user=admin", "--from-literal=pw=s3cr=t")
+        s = get("secret", "creds")
+        assert s["type"] == "Opaque"
+        assert {kk: base64.b64decode(vv).decode() for kk, vv in s["data"].items()} == {"user": "admin", "pw": "s3cr=t"}
+        s = json.loads(k("-n", ns, "get", "secret", "creds", "-o", "json", "--show-managed-fields").stdout)
+        assert s["metadata"]["managedFields"][0]["manager"] == "kubectl-create"
+        k("-n", ns, "create", "secret", "docker-registry", "pull", "--docker-server=registry.example:5000",
+          "--docker-username=u", "--docker-password=p")
+        s = get("secret", "pull")
+        assert s["type"] == "kubernetes.io/dockerconfigjson"
+        auths = json.loads(base64.b64decode(s["data"][".dockerconfigjson"]))["auths"]
+        assert auths["registry.example:5000"]["username"] == "u" and auths["registry.example:5000"]["password"] == "p"
+        k("-n", ns, "create", "configmap", "cfg", "--from-literal=a=1", "--from-literal=b=two")
+        assert get("configmap", "cfg")["data"] == {"a": "1", "b": "two"}
+        k("-n", ns, "create", "deployment", "web", "--image=kiln-test/busybox:latest", "--replicas=2", "--port=8080",
+          "--", "sleep", "100000")
+        out = k("-n", ns, "rollout", "status", "deploy/web", "--timeout=90s", timeout=120).stdout
+        assert b"successfully rolled out" in out
+        d = get("deployment", "web")
+        assert d["spec"]["replicas"] == 2 and d["status"]["readyReplicas"] == 2
+        assert d["metadata"]["labels"] == {"app": "web"} and d["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        assert c["image"] == "kiln-test/busybox:latest" and c["command"] == ["sleep", "100000"]
+        assert c["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+        k("-n", ns, "create", "deployment", "idle", "--image=kiln-test/busybox:latest", "--replicas=0")
+        assert get("deployment", "idle")["spec"]["replicas"] == 0   # an explicit zero survives the decoding
+        k("-n", ns, "create", "job", "once", "--image=kiln-test/busybox:latest", "--", "sh", "-c", "echo job-ran")
+        k("-n", ns, "wait", "--for=condition=complete", "job/once", "--timeout=90s", timeout=120)
+        assert k("-n", ns, "logs", "job/once").stdout == b"job-ran\n"
+        k("-n", ns, "create", "cronjob", "tick", "--image=kiln-test/busybox:latest", "--schedule=*/5 * * * *",
+          "--", "echo", "hi")
+        cj = get("cronjob", "tick")["spec"]
+        assert cj["schedule"] == "*/5 * * * *"
+        pod_spec = cj["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod_spec["restartPolicy"] == "OnFailure" and pod_spec["containers"][0]["command"] == ["echo", "hi"]
+        k("-n", ns, "create", "service", "clusterip", "svc", "--tcp=80:8080")
+        svc = get("service", "svc")["spec"]
+        assert svc["type"] == "ClusterIP" and svc["selector"] == {"app": "svc"}
+        assert svc["ports"] == [{"name": "80-8080", "port": 80, "protocol": "TCP", "targetPort": 8080}]
+        k("-n", ns, "create", "serviceaccount", "builder")
+        assert get("serviceaccount", "builder")["metadata"]["name"] == "builder"
+        # the server's strict checks still apply to protobuf bodies
+        r = k("-n", ns, "create", "deployment", "Bad_Name", "--image=x", check=False)
+        assert r.returncode != 0 and b'Deployment.apps "Bad_Name" is invalid' in r.stderr, r.stderr
+        r = k("-n", ns, "create", "configmap", "cfg", "--from-literal=a=1", check=False)
+        assert r.returncode != 0 and b'configmaps "cfg" already exists' in r.stderr
+    finally:
+        k("delete", "namespace", ns, "--wait=false", check=False)
+
+
+@pytest.mark.parametrize("v", ["1.32", "1.30"])
+def test_exec_against_a_v4_only_server(cluster, ns, v):
+    """A server before 1.30 has no v5.channel.k8s.io: kubectl's WebSocket
+    attempt (v5 only) is refused and it falls back to SPDY, where v4 is agreed."""
+    cluster.kubectl(v, "-n", ns, "apply", "-f", "-", input=POD_YAML.format(name="old").encode())
+    wait_for(lambda: phase(cluster, ns, "old") == "Running", "pod Running")
+    st, _, body = cluster.fault({"action": "exec-protocols", "protocols": ["v4.channel.k8s.io"], "namespace": ns})
+    assert st == 200, body
+    try:
+        r = cluster.kubectl(v, "-n", ns, "-v=7", "exec", "-i", "old", "--", "sh", "-c", "cat; echo err >&2; exit 4",
+                            input=b"through v4\n", check=False)
+        assert r.returncode == 4, r.stderr[-2000:]
+        assert r.stdout == b"through v4\n" and b"err\n" in r.stderr
+        # the WebSocket offer (v5 only) was made, then SPDY offered v5..v1 and the server took v4
+        assert b"Sec-Websocket-Protocol: v5.channel.k8s.io" in r.stderr
+        assert b"X-Stream-Protocol-Version: v4.channel.k8s.io" in r.stderr
+    finally:
+        cluster.fault({"action": "exec-protocols", "protocols": [], "namespace": ns})

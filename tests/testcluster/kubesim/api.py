@@ -105,6 +105,11 @@ def prepare_create(cluster, res, ns, obj):
         obj.pop("status", None)
     if res.kind == "Pod":
         obj["status"] = {"phase": "Pending", "qosClass": cluster.qos_class(obj)}
+    if res.kind == "Namespace":
+        # as the namespace strategy's PrepareForCreate: whatever the client sent
+        obj["status"] = {"phase": "Active"}
+        fins = (obj.get("spec") or {}).get("finalizers") or []
+        obj["spec"] = dict(obj.get("spec") or {}, finalizers=fins + ["kubernetes"] if "kubernetes" not in fins else fins)
     defaults.apply_defaults(res, obj)
     if res.kind == "Pod":
         from .admission import admit_pod
@@ -132,6 +137,8 @@ def create(cluster, req, res, ns, body_obj):
         obj["metadata"].pop(k, None)
     obj["metadata"]["managedFields"] = []
     patch.set_manager(obj, req.manager, "Update", res.group_version, owned)
+    if res.kind == "Job":
+        _job_selector(obj)
     quota = cluster.faults.take_quota(res, ns, obj["metadata"].get("name") or obj["metadata"].get("generateName", ""))
     if quota:
         raise quota
@@ -142,6 +149,25 @@ def create(cluster, req, res, ns, body_obj):
     created = cluster.store.create(res, ns, obj)
     cluster.on_created(res, created)
     return created
+
+
+def _job_selector(obj):
+    """As the Job strategy's generateSelector: unless manualSelector, the
+    server picks a selector on the job's own UID and labels the template
+    with it (kubectl logs job/x and kubectl describe find the pods by it)."""
+    spec = obj.setdefault("spec", {})
+    if spec.get("manualSelector"):
+        return
+    import uuid
+    uid = str(uuid.uuid4())
+    obj["metadata"]["uid"] = uid
+    name = obj["metadata"].get("name") or ""
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    tmeta = spec.setdefault("template", {}).setdefault("metadata", {})
+    labels = {"batch.kubernetes.io/controller-uid": uid, "controller-uid": uid}
+    if name:
+        labels.update({"batch.kubernetes.io/job-name": name, "job-name": name})
+    tmeta.setdefault("labels", {}).update(labels)
 
 
 def replace(cluster, req, res, ns, name, body_obj, sub=None):

@@ -54,9 +54,10 @@ def serve(h, cluster, req, res, ns, name, is_upgrade, sub):
     if not is_upgrade or upgrade != "websocket":
         raise errors.bad_request("Upgrade request required")
     offered = [p.strip() for p in (h.headers.get("Sec-WebSocket-Protocol") or "").split(",") if p.strip()]
-    proto = next((p for p in PROTOCOLS if p in offered), None)
+    supported = cluster.faults.exec_protocols(PROTOCOLS, ns)
+    proto = next((p for p in supported if p in offered), None)
     if proto is None:
-        raise errors.bad_request(f"unable to upgrade: unable to negotiate a subprotocol from {offered}; supported: {list(PROTOCOLS)}")
+        raise errors.bad_request(f"unable to upgrade: unable to negotiate a subprotocol from {offered}; supported: {list(supported)}")
     h.send_response(101, "Switching Protocols")
     h.send_header("Upgrade", "websocket")
     h.send_header("Connection", "Upgrade")

@@ -11,6 +11,9 @@
     (RBAC-like 403 for matching requests; omitted keys match everything; "user" is the
      client certificate CN or the token's user, e.g. kiln-test-admin / kiln-test-token-user)
 {"action": "exceed-quota", "namespace": "ns", "count": 1}   (the next pod creates get the quota 403)
+{"action": "exec-protocols", "protocols": ["v4.channel.k8s.io"], "namespace": "ns"?}   (WebSocket exec/attach
+    in that namespace (omitted: everywhere) negotiate only these, like a server before Kubernetes 1.30 that has
+    no v5; [] or reset restores v5 and v4)
 {"action": "reset"}
 GET /_test/faults shows the current settings. Reachable only on loopback."""
 
@@ -30,10 +33,18 @@ class Faults:
         self.bad_watch = []   # modes for the next watch requests
         self.forbid = []      # dicts of user/verb/resource/namespace
         self.quota = {}       # namespace -> remaining pod creates to refuse
+        self.ws_protocols = {}  # namespace ("" = all) -> WebSocket exec subprotocols on offer
 
     def state(self):
         return {"watchGeneration": self.watch_generation, "scheduleDelaySeconds": self.schedule_delay,
-                "failRequests": [{"code": c, "remaining": n, "pathContains": p} for c, n, p, _ in self.fail]}
+                "failRequests": [{"code": c, "remaining": n, "pathContains": p} for c, n, p, _ in self.fail],
+                "execProtocols": {k: list(v) for k, v in self.ws_protocols.items()}}
+
+    def exec_protocols(self, supported, ns):
+        """The WebSocket exec subprotocols to negotiate in namespace ns, in preference order."""
+        with self.lock:
+            allowed = self.ws_protocols.get(ns, self.ws_protocols.get(""))
+        return tuple(p for p in supported if allowed is None or p in allowed)
 
     def check_forbidden(self, user, verb, res, sub, ns, name):
         resource = res.plural + (f"/{sub}" if sub else "")
@@ -134,15 +145,27 @@ class Faults:
             elif act == "exceed-quota":
                 with self.lock:
                     self.quota[str(req["namespace"])] = int(req.get("count", 1))
+            elif act == "exec-protocols":
+                from .exec_ws import PROTOCOLS
+                protos = req.get("protocols")
+                if not isinstance(protos, list) or any(p not in PROTOCOLS for p in protos):
+                    return 400, {"error": f"protocols must be a list drawn from {list(PROTOCOLS)} ([] restores all)"}
+                key = str(req.get("namespace", ""))
+                with self.lock:
+                    if protos:
+                        self.ws_protocols[key] = tuple(protos)
+                    else:
+                        self.ws_protocols.pop(key, None)
             elif act == "reset":
                 with self.lock:
+                    self.ws_protocols = {}
                     self.fail = []
                     self.bad_watch = []
                     self.forbid = []
                     self.quota = {}
                 self.schedule_delay = 0.0
             else:
-                return 400, {"error": f"unknown action {act!r}; known: drop-watches, delay-scheduling, fail-requests, evict, oomkill, add-token, revoke-token, compact, bad-watch, forbid, exceed-quota, reset"}
+                return 400, {"error": f"unknown action {act!r}; known: drop-watches, delay-scheduling, fail-requests, evict, oomkill, add-token, revoke-token, compact, bad-watch, forbid, exceed-quota, exec-protocols, reset"}
         except KeyError as e:
             return 400, {"error": f"missing field {e}"}
         except errors.ApiError as e:

@@ -296,6 +296,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def rest(self, cluster, req, res, ns, name, sub):
         m = self.command
+        self._refuse_protobuf_only_accept()
         as_, av = self._accept(req)
         include = req.q("includeObject") or "Metadata"
         if name is None:
@@ -317,7 +318,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if m == "POST":
                 if res.namespaced and ns is None:
                     raise errors.method_not_allowed()
-                obj = self._body_object(req)
+                obj = self._body_object(req, res)
                 if not isinstance(obj, dict):
                     from .validation import json_kind
                     raise errors.bad_request(f"json: cannot unmarshal {json_kind(obj)} into Go value of type struct")
@@ -349,7 +350,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send_json(200, {"kind": "PartialObjectMetadata", "apiVersion": f"meta.k8s.io/{av}", "metadata": obj["metadata"]})
             return self.send_json(200, obj)
         if m == "PUT":
-            obj = self._body_object(req)
+            obj = self._body_object(req, res)
             if not isinstance(obj, dict):
                 raise errors.bad_request("json: cannot unmarshal into Go value of type struct")
             if sub == "status":
@@ -369,16 +370,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(200, out)
         raise errors.method_not_allowed()
 
-    def _body_object(self, req):
+    def _body_object(self, req, res):
         ct = req.content_type
         if ct in ("", "application/json", "*/*"):
             return codec.loads_json(req.body)
         if ct == "application/yaml":
             return codec.loads_yaml(req.body)
-        # Protobuf (typed client-go clients such as `kubectl create deployment`) is not decoded here.
+        if ct == "application/vnd.kubernetes.protobuf":
+            # typed client-go clients (`kubectl create deployment|secret|job ...`)
+            from . import protobuf
+            try:
+                return protobuf.decode_object(req.body, res.group_version, res.kind)
+            except protobuf.Unsupported as e:
+                raise errors.ApiError(415, "UnsupportedMediaType", str(e), {})
+            except protobuf.ProtoError as e:
+                raise errors.bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: {e}')
         raise errors.ApiError(415, "UnsupportedMediaType",
                               f"the body of the request was in an unknown format - accepted media types include: "
-                              f"application/json, application/yaml (the kiln test cluster does not decode {ct})", {})
+                              f"application/json, application/yaml, application/vnd.kubernetes.protobuf "
+                              f"(the kiln test cluster does not decode {ct})", {})
+
+    def _refuse_protobuf_only_accept(self):
+        """Responses are always JSON: a client that accepts nothing else gets the
+        406 a server without its media type gives (kubectl always adds JSON)."""
+        acc = [p.split(";")[0].strip().lower() for p in (self.headers.get("Accept") or "").split(",") if p.strip()]
+        if acc and all(a.startswith("application/vnd.kubernetes.protobuf") for a in acc):
+            raise errors.ApiError(406, "NotAcceptable",
+                                  "only the following media types are accepted: application/json, application/yaml, "
+                                  "application/json;stream=watch (the kiln test cluster answers JSON only)", {})
 
     def scale(self, cluster, req, res, ns, name):
         obj = cluster.store.get(res, ns, name)

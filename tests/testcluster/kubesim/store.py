@@ -108,7 +108,7 @@ class Store:
                     raise errors.ApiError(403, "Forbidden",
                                           f'{res.plural} "{meta["name"]}" is forbidden: unable to create new content in namespace {ns} because it is being terminated',
                                           {"name": meta["name"], "kind": res.plural, "causes": [{"reason": "NamespaceTerminating", "message": f"namespace {ns} is being terminated", "field": "metadata.namespace"}]})
-            meta["uid"] = str(uuid.uuid4())
+            meta["uid"] = meta.get("uid") or str(uuid.uuid4())   # api.create may have chosen it (Job selectors)
             meta["creationTimestamp"] = now()
             meta.pop("deletionTimestamp", None)
             meta.pop("deletionGracePeriodSeconds", None)
