@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "context/stat_cache.hpp"
@@ -384,4 +385,94 @@ TEST_CASE("stat cache entries from the scan's second or later are never trusted"
   CHECK(loaded.find("missing", old_key).empty());
   write(file, "kiln-stat-cache 2 5\n1 2 3 4 short 1:x\n");
   CHECK(StatCache::load(file).size() == 0);
+}
+
+namespace {
+
+// Big enough that one directory's files are hashed by several tasks, with
+// an excluded directory walked for an exception below it.
+void wide_tree(const fs::path& root) {
+  write(root / "Dockerfile", "FROM scratch\n");
+  write(root / ".dockerignore", "vendor\n!vendor/keep\n*.tmp\n");
+  for (int i = 0; i < 700; ++i) write(root / "flat" / ("f" + std::to_string(i)), std::string(i % 97, 'x') + std::to_string(i));
+  for (int d = 0; d < 30; ++d) {
+    for (int i = 0; i < 5; ++i) {
+      write(root / ("pkg" + std::to_string(d)) / "sub" / ("m" + std::to_string(i) + ".c"), std::to_string(d * i));
+    }
+  }
+  write(root / "vendor/keep/k.txt", "k");
+  write(root / "vendor/drop/d.txt", "d");
+  write(root / "a.tmp", "ignored");
+  write(root / "bin/tool", "#!/bin/sh\n", 0755);
+  write(root / "empty-file", "");
+  fs::create_symlink("flat/f1", root / "alias");
+}
+
+}  // namespace
+
+TEST_CASE("the version is the same whether files are read during the walk or after, on any number of threads") {
+  TempDir dir;
+  wide_tree(dir.path);
+  kiln::ContextOptions one;
+  one.threads = 1;
+  kiln::ContextOptions four;
+  four.threads = 4;
+  DirectoryContext serial(dir.str(), "Dockerfile", one);
+  kiln::ContentVersion reference = serial.version();
+  std::vector<std::string> reference_paths = paths(serial);
+  CHECK(reference.files_hashed == 700 + 150 + 5);  // + keep, tool, empty-file, .dockerignore, Dockerfile
+  CHECK(std::find(reference_paths.begin(), reference_paths.end(), "vendor/keep/k.txt") != reference_paths.end());
+  CHECK(std::find(reference_paths.begin(), reference_paths.end(), "vendor") == reference_paths.end());
+  CHECK(std::find(reference_paths.begin(), reference_paths.end(), "a.tmp") == reference_paths.end());
+
+  for (int round = 0; round < 5; ++round) {
+    DirectoryContext parallel(dir.str(), "Dockerfile", four);
+    kiln::ContentVersion v = parallel.version();
+    CHECK(v.digest == reference.digest);
+    CHECK(v.files_hashed == reference.files_hashed);
+    CHECK(paths(parallel) == reference_paths);
+  }
+  // Walked first (as for a file list), hashed afterwards.
+  DirectoryContext walked(dir.str(), "Dockerfile", four);
+  CHECK(paths(walked) == reference_paths);
+  CHECK(walked.version().digest == reference.digest);
+  // A stat cache that does not exist yet: read during the walk, then stored;
+  // the second run reads nothing.
+  kiln::ContextOptions cached = four;
+  cached.stat_cache_path = (dir.path / ".." / (dir.path.filename().string() + ".cache")).string();
+  {
+    DirectoryContext first(dir.str(), "Dockerfile", cached);
+    CHECK(first.version().digest == reference.digest);
+  }
+  // Entries from the current second are never stored: age the tree and
+  // wait until its ctimes lie in a past second (the clock is coarse).
+  for (const auto& e : fs::recursive_directory_iterator(dir.path)) set_mtime(e.path(), 1000000);
+  std::time_t start = std::time(nullptr);
+  while (std::time(nullptr) <= start + 1) ::usleep(20000);
+  fs::remove(cached.stat_cache_path);
+  {
+    DirectoryContext first(dir.str(), "Dockerfile", cached);
+    CHECK(first.version().digest == reference.digest);
+  }
+  DirectoryContext second(dir.str(), "Dockerfile", cached);
+  kiln::ContentVersion again = second.version();
+  CHECK(again.digest == reference.digest);
+  CHECK(again.files_hashed == 0);
+  fs::remove(cached.stat_cache_path);
+}
+
+TEST_CASE("the first error of a parallel walk is the one a serial walk meets first") {
+  TempDir dir;
+  wide_tree(dir.path);
+  write(dir.path / "pkg1/sub/bad\xfe.c", "b");
+  write(dir.path / "pkg7/bad\xff.c", "b");
+  write(dir.path / "zzz/bad\xfd.c", "b");
+  kiln::ContextOptions four;
+  four.threads = 4;
+  for (int round = 0; round < 10; ++round) {
+    DirectoryContext ctx(dir.str(), "Dockerfile", four);
+    std::string msg;
+    CHECK(code_of([&] { ctx.version(); }, &msg) == Errc::invalid_argument);
+    CHECK(msg.find("pkg1/sub/bad\\xfe.c") != std::string::npos);
+  }
 }
