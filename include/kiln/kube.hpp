@@ -272,7 +272,10 @@ struct ExecRequest {
   std::string namespace_name;
   std::string container;
   std::vector<std::string> command;  // argv, no shell involved
-  ExecInput stdin_source;            // empty: no stdin
+  // empty: no stdin. Its end closes the command's stdin only under
+  // v5.channel.k8s.io; v4 (servers before 1.30) has no close, so there the
+  // command must stop reading by itself (e.g. `head -c N`).
+  ExecInput stdin_source;
   ExecOutput on_stdout;              // empty: discarded
   ExecOutput on_stderr;              // empty: discarded
   bool tty = false;
