@@ -127,6 +127,10 @@ class LayoutTest(unittest.TestCase):
                 reg.push_blob_file("", path, digest="sha256:" + "0" * 64)
             self.assertEqual(caught.exception.name, "digest_mismatch")
             self.assertEqual(len(list((pathlib.Path(self.layout) / "blobs" / "sha256").iterdir())), 0)
+            with self.assertRaises(kiln.KilnError) as caught:
+                reg.push_blob_file("", pathlib.Path(self.dir) / "no-such-file")
+            self.assertEqual(caught.exception.name, "io")  # a local file error, not a missing blob
+            self.assertIn("no-such-file", caught.exception.message)
 
 
 class RemoteTest(unittest.TestCase):
