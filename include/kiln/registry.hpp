@@ -126,7 +126,9 @@ class Registry {
 
 struct TransportOptions {
   // Hosts ("host:port") reached over plain HTTP or without TLS verification.
-  // Loopback hosts may always use plain HTTP.
+  // Loopback hosts may always use plain HTTP; without a CA or client
+  // certificate configured they are asked over http first (dev registries
+  // are plain), then https.
   std::vector<std::string> insecure_registries;
   std::string ca_file;           // extra CA bundle (PEM) for TLS verification
   std::string client_cert_file;  // PEM client certificate

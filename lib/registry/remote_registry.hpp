@@ -50,6 +50,7 @@ class RemoteRegistry : public Registry {
   // when it cannot be rewound).
   http::Response send(http::Request& request, const std::vector<std::string>& scopes, const CancelToken& cancel);
   void ensure_pinged(const CancelToken& cancel);
+  bool plain_http_first() const;
   std::string api_url(const std::string& path, const CancelToken& cancel);
   std::string what(const std::string& action) const;  // "... on registry host"
   void delete_session(const std::string& repository, const std::string& location);
