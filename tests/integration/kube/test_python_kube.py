@@ -1,6 +1,9 @@
 """The Python binding of the kubernetes section against the test cluster."""
 import hashlib
 import io
+import json
+import ssl
+import urllib.request
 import os
 import random
 import sys
@@ -136,6 +139,31 @@ class KubeBindingTest(unittest.TestCase):
             for _ in self.kube.watch("v1", "ConfigMap", namespace=self.ns, deadline=1.5):
                 pass
         self.assertEqual(caught.exception.name, "timeout")
+
+    def test_watch_from_a_compacted_version_relists(self):
+        self.kube.create(self._configmap("a"), namespace=self.ns)
+        old = self.kube.list("v1", "ConfigMap", namespace=self.ns)["metadata"]["resourceVersion"]
+        self.kube.patch("v1", "ConfigMap", "a", {"data": {"k": "v"}}, namespace=self.ns)
+        self.kube.create(self._configmap("b"), namespace=self.ns)
+        # The test cluster forgets its event history: `old` is now too old (410 Gone).
+        url = os.environ.get("KILN_TESTCLUSTER_URL")
+        token = os.environ.get("KILN_TESTCLUSTER_TOKEN")
+        self.assertTrue(url and token, "KILN_TESTCLUSTER_URL/TOKEN not set: eval \"$(tests/services/up)\"")
+        request = urllib.request.Request(url + "/_test/faults", data=json.dumps({"action": "compact"}).encode(),
+                                         headers={"Authorization": "Bearer " + token,
+                                                  "Content-Type": "application/json"}, method="POST")
+        tls = ssl.create_default_context(cafile=os.environ.get("KILN_TEST_CA"))
+        with urllib.request.urlopen(request, context=tls, timeout=30) as answer:
+            self.assertEqual(answer.status, 200)
+        seen = []
+        for event in self.kube.watch("v1", "ConfigMap", namespace=self.ns, resource_version=old,
+                                     label_selector="kiln-test=py"):
+            seen.append((event.type, event.object["metadata"]["name"]))
+            if event.object["metadata"]["name"] == "b":
+                break
+        # Resumed watching would say MODIFIED a, ADDED b; after the 410 kiln
+        # relists and announces what exists as new to this watcher.
+        self.assertEqual(seen, [("ADDED", "a"), ("ADDED", "b")])
 
     def test_logs_and_waits(self):
         self._pod("printer", "for i in 1 2 3; do echo line $i; done")
