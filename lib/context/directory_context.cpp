@@ -224,6 +224,13 @@ void DirectoryContext::rescan() {
 
 const std::vector<ContextEntry>& DirectoryContext::entries(const EventSink& events, const CancelToken& cancel) {
   if (!impl_->walked) impl_->walk(events, cancel, nullptr);
+  // Copied on demand: version() and write_tar() of a large tree never need
+  // the public copy (100k strings).
+  if (impl_->public_entries.size() != impl_->walked->size()) {
+    impl_->public_entries.clear();
+    impl_->public_entries.reserve(impl_->walked->size());
+    for (const auto& w : *impl_->walked) impl_->public_entries.push_back(w.entry);
+  }
   return impl_->public_entries;
 }
 
@@ -265,8 +272,6 @@ void DirectoryContext::Impl::walk(const EventSink& events, const CancelToken& ca
     walked_now.push_back(std::move(d));
   }
   public_entries.clear();
-  public_entries.reserve(walked_now.size());
-  for (const auto& w : walked_now) public_entries.push_back(w.entry);
   walked = std::move(walked_now);
 }
 

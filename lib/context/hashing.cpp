@@ -173,8 +173,9 @@ ContentVersion make_version(const std::vector<WalkedEntry>& entries, const std::
                             const std::string& dockerfile, const VersionInputs& inputs) {
   std::vector<std::size_t> order(entries.size());
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(),
-            [&](std::size_t a, std::size_t b) { return entries[a].entry.path < entries[b].entry.path; });
+  auto by_path = [&](std::size_t a, std::size_t b) { return entries[a].entry.path < entries[b].entry.path; };
+  // The walk order is byte order unless names hold bytes below '/'.
+  if (!std::is_sorted(order.begin(), order.end(), by_path)) std::sort(order.begin(), order.end(), by_path);
   Hasher hasher;
   std::string record = "kiln-context-version 1\n";
   for (std::size_t i : order) {

@@ -61,19 +61,23 @@ std::string errno_text(int e) { return std::strerror(e); }
 
 struct Child {
   std::string name;
-  struct stat st;
-  int stat_errno;
-  bool dirent_dir;
+  unsigned char type;  // d_type: DT_UNKNOWN means "stat to know"
 };
 
 std::int64_t ns_of(const struct timespec& ts) {
   return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-// An open directory, shared by the tasks that read files in it.
+// An open directory and its sorted names, shared by the tasks that each
+// take a slice of its names.
 struct DirHandle {
   DIR* dir;
-  explicit DirHandle(DIR* d) : dir(d) {}
+  std::string rel;                 // "" for the root
+  std::vector<std::uint8_t> info;  // the directory's own pattern results
+  std::size_t depth;               // directories from the root, root = 1
+  std::vector<Child> children;
+  DirHandle(DIR* d, std::string r, std::vector<std::uint8_t> i, std::size_t dep)
+      : dir(d), rel(std::move(r)), info(std::move(i)), depth(dep) {}
   ~DirHandle() { ::closedir(dir); }
   DirHandle(const DirHandle&) = delete;
   DirHandle& operator=(const DirHandle&) = delete;
@@ -86,6 +90,7 @@ struct Node;
 // serial order reaches it, so that the first error is the serial walk's.
 struct Item {
   WalkedEntry w;
+  bool present = false;  // not ignored (sent, descended, or an error here)
   bool emit = false;     // part of the output (else only descended)
   Node* sub = nullptr;   // the directory's own listing, when descended
   std::exception_ptr error;
@@ -98,19 +103,20 @@ struct Node {
   std::exception_ptr error;  // the directory itself could not be read
 };
 
+// Either "list the directory rel" or "process names [begin, end) of the
+// listed directory dir".
 struct Task {
   Node* node = nullptr;
-  std::string rel;                 // "" for the root
-  std::vector<std::uint8_t> info;  // the directory's own pattern results
-  std::size_t depth = 1;           // directories from the root, root = 1
-  // Hashing tasks: items [begin, end) of node, in the open directory.
+  std::string rel;
+  std::vector<std::uint8_t> info;
+  std::size_t depth = 1;
   std::shared_ptr<DirHandle> dir;
   std::size_t begin = 0, end = 0;
 };
 
-// Files of one directory hashed by one task; a bigger directory is split so
-// that both cores read it.
-constexpr std::size_t kHashChunk = 128;
+// Names of one directory processed by one task; a bigger directory is split
+// so that all cores stat and read it.
+constexpr std::size_t kChunk = 128;
 constexpr std::size_t kMaxDepth = 4096;
 
 int open_dir_beneath(int root_fd, const std::string& rel) {
@@ -229,7 +235,7 @@ class Walker {
     if (cancel_.cancelled()) return;
     try {
       if (task.dir) {
-        hash_range(*task.node, *task.dir, task.begin, task.end, hasher);
+        process(*task.node, *task.dir, task.begin, task.end, hasher);
       } else {
         list(task, hasher);
       }
@@ -244,82 +250,110 @@ class Walker {
 
   void list(Task& task, FileHasher& hasher) {
     Node& node = *task.node;
-    const std::string& dir_rel = task.rel;
-    int dfd = open_dir_beneath(root_fd_, dir_rel);
+    int dfd = open_dir_beneath(root_fd_, task.rel);
     DIR* dir = dfd >= 0 ? ::fdopendir(dfd) : nullptr;
     if (!dir) {
       int e = errno;
       if (dfd >= 0) ::close(dfd);
-      node.error = std::make_exception_ptr(dir_error(dir_rel, e));
+      node.error = std::make_exception_ptr(dir_error(task.rel, e));
       return;
     }
-    auto handle = std::make_shared<DirHandle>(dir);
-    std::vector<Child> children;
+    auto handle = std::make_shared<DirHandle>(dir, std::move(task.rel), std::move(task.info), task.depth);
+    auto& children = handle->children;
     errno = 0;
     while (dirent* d = ::readdir(dir)) {
       if (std::strcmp(d->d_name, ".") == 0 || std::strcmp(d->d_name, "..") == 0) continue;
-      children.push_back(Child{d->d_name, {}, 0, d->d_type == DT_DIR});
+      children.push_back(Child{d->d_name, d->d_type});
     }
     if (int e = errno) {
-      node.error = std::make_exception_ptr(Error(
-          Errc::io, "cannot list directory '" + printable(dir_rel.empty() ? "." : dir_rel) + "': " + errno_text(e)));
+      node.error = std::make_exception_ptr(
+          Error(Errc::io, "cannot list directory '" + printable(handle->rel.empty() ? "." : handle->rel) +
+                              "': " + errno_text(e)));
       return;
     }
     std::sort(children.begin(), children.end(), [](const Child& a, const Child& b) { return a.name < b.name; });
-    for (auto& c : children) {
-      if (::fstatat(handle->fd(), c.name.c_str(), &c.st, AT_SYMLINK_NOFOLLOW) != 0) c.stat_errno = errno;
+    // Sized once: tasks write their own slice.
+    node.items.resize(children.size());
+    for (std::size_t begin = kChunk; begin < children.size(); begin += kChunk) {
+      push(Task{&node, {}, {}, 0, handle, begin, std::min(children.size(), begin + kChunk)});
     }
+    process(node, *handle, 0, std::min(children.size(), kChunk), hasher);
+  }
 
-    node.items.reserve(children.size());
-    std::vector<Task> subdirs;
+  // Decides, stats and (when hashing) reads names [begin, end) of dir. A
+  // regular file is opened once and stat'ed through its descriptor, so that
+  // its name is resolved once; other names are stat'ed by name. Ignored
+  // names are not stat'ed at all unless they may be directories to descend.
+  void process(Node& node, const DirHandle& dir, std::size_t begin, std::size_t end, FileHasher& hasher) {
     std::vector<std::uint8_t> info;
-    const std::vector<std::uint8_t>* parent = task.depth > 1 ? &task.info : nullptr;
+    const std::vector<std::uint8_t>* parent = dir.depth > 1 ? &dir.info : nullptr;
+    std::vector<Task> subdirs;
     std::size_t emitted = 0;
-    for (const Child& child : children) {
+    for (std::size_t i = begin; i < end; ++i) {
+      if (cancel_.cancelled()) break;
+      const Child& child = dir.children[i];
+      Item& item = node.items[i];
       visited_.fetch_add(1, std::memory_order_relaxed);
-      std::string rel = dir_rel.empty() ? child.name : dir_rel + "/" + child.name;
-      const struct stat& st = child.st;
-      Item item;
+      std::string rel = dir.rel.empty() ? child.name : dir.rel + "/" + child.name;
       auto fail = [&](Error error) {
+        item.present = true;
+        item.emit = false;
         item.error = std::make_exception_ptr(std::move(error));
-        node.items.push_back(std::move(item));
       };
       std::size_t full_size = request_.root.size() + 1 + rel.size();
       if (full_size >= PATH_MAX) {
         fail(Error(Errc::io, "path in the build context is too long (" + std::to_string(full_size) +
                                  " bytes, the system limit is " + std::to_string(PATH_MAX) + ", directory depth " +
-                                 std::to_string(task.depth) + "): '" + printable(rel.substr(0, 120)) +
+                                 std::to_string(dir.depth) + "): '" + printable(rel.substr(0, 120)) +
                                  "...'; add the deep directory to .dockerignore"));
         break;
       }
-      auto stat_error = [&] {
-        return Error(Errc::io, "cannot stat '" + printable(rel) + "' in the build context: " +
-                                   errno_text(child.stat_errno) +
-                                   (child.stat_errno == ENOENT ? " (it was removed while the context was read; retry)"
-                                                               : ""));
+      auto stat_error = [&](int e) {
+        return Error(Errc::io, "cannot stat '" + printable(rel) + "' in the build context: " + errno_text(e) +
+                                   (e == ENOENT ? " (it was removed while the context was read; retry)" : ""));
       };
-      bool is_dir = child.stat_errno ? child.dirent_dir : S_ISDIR(st.st_mode);
+      struct stat st {};
       bool skip = pm_.size() ? pm_.match_with_parent(rel, parent, info) : false;
       if (!pm_.size()) info.clear();
       if (skip) {
-        if (!is_dir || !pm_.exclusions() || !pm_.exception_below(rel)) continue;
+        if (!pm_.exclusions()) continue;
+        bool is_dir = child.type == DT_DIR;
+        if (child.type == DT_UNKNOWN) {
+          is_dir = ::fstatat(dir.fd(), child.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+        }
+        if (!is_dir || !pm_.exception_below(rel)) continue;
         // An exception names something below: descend without sending the
         // directory itself, as Docker does.
-        if (child.stat_errno) {
-          fail(stat_error());
-          break;
-        }
-        if (task.depth >= kMaxDepth) {
+        if (dir.depth >= kMaxDepth) {
           fail(too_deep(rel));
           break;
         }
+        item.present = true;
         item.sub = new_node();
-        subdirs.push_back(Task{item.sub, std::move(rel), info, task.depth + 1, nullptr, 0, 0});
-        node.items.push_back(std::move(item));
+        item.w.entry.path = rel;
+        subdirs.push_back(Task{item.sub, std::move(rel), info, dir.depth + 1, nullptr, 0, 0});
         continue;
       }
-      if (child.stat_errno) {
-        fail(stat_error());
+      int fd = -1;
+      int open_errno = 0;
+      if (hash_ && child.type == DT_REG) {
+        fd = ::openat(dir.fd(), child.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) {
+          open_errno = errno;
+        } else if (::fstat(fd, &st) != 0) {
+          open_errno = errno;
+          ::close(fd);
+          fd = -1;
+        }
+      }
+      struct Closer {
+        int& fd;
+        ~Closer() {
+          if (fd >= 0) ::close(fd);
+        }
+      } closer{fd};
+      if (fd < 0 && ::fstatat(dir.fd(), child.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        fail(stat_error(errno));
         break;
       }
       if (!valid_utf8(rel)) {
@@ -328,6 +362,7 @@ class Walker {
                                                ".dockerignore"));
         break;
       }
+      item.present = true;
       WalkedEntry& w = item.w;
       w.entry.mode = st.st_mode & 07777;
       w.entry.mtime = st.st_mtim.tv_sec;
@@ -335,13 +370,14 @@ class Walker {
       w.ino = st.st_ino;
       w.mtime_ns = ns_of(st.st_mtim);
       w.ctime_ns = ns_of(st.st_ctim);
+      bool is_dir = S_ISDIR(st.st_mode);
       if (S_ISREG(st.st_mode)) {
         w.entry.type = EntryType::regular;
         w.entry.size = static_cast<std::uint64_t>(st.st_size);
       } else if (S_ISLNK(st.st_mode)) {
         w.entry.type = EntryType::symlink;
         std::string target(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 256) + 1, '\0');
-        ssize_t n = ::readlinkat(handle->fd(), child.name.c_str(), target.data(), target.size());
+        ssize_t n = ::readlinkat(dir.fd(), child.name.c_str(), target.data(), target.size());
         if (n < 0) {
           int e = errno;
           fail(Error(Errc::io, "cannot read symlink '" + printable(rel) + "': " + errno_text(e)));
@@ -358,67 +394,37 @@ class Walker {
         w.entry.type = EntryType::directory;
       } else {
         item.warning = "skipped special file (socket, fifo or device) '" + printable(rel) + "': it is not sent";
-        item.w.entry.path = std::move(rel);
-        node.items.push_back(std::move(item));
+        w.entry.path = std::move(rel);
         continue;
       }
-      item.emit = true;
-      ++emitted;
       if (is_dir) {
-        if (task.depth >= kMaxDepth) {
-          item.emit = false;
+        if (dir.depth >= kMaxDepth) {
           fail(too_deep(rel));
           break;
         }
         item.sub = new_node();
-        subdirs.push_back(Task{item.sub, rel, info, task.depth + 1, nullptr, 0, 0});
+        subdirs.push_back(Task{item.sub, rel, info, dir.depth + 1, nullptr, 0, 0});
       }
+      item.emit = true;
+      ++emitted;
       w.entry.path = std::move(rel);
-      node.items.push_back(std::move(item));
+      if (hash_ && w.entry.type == EntryType::regular) {
+        try {
+          if (fd < 0) {
+            // Not known as a regular file from the listing, or its open
+            // failed: open it now (the error names the file).
+            if (open_errno) throw_open_error(w.entry.path, open_errno);
+            fd = ::openat(dir.fd(), child.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+            if (fd < 0) throw_open_error(w.entry.path, errno);
+          }
+          item.hash = hasher.of_fd(fd, w.entry.path, w.entry.size, cancel_);
+        } catch (const Error&) {
+          item.error = std::current_exception();
+        }
+      }
     }
     emitted_.fetch_add(emitted, std::memory_order_relaxed);
-    // The items are final from here on: tasks may point into them.
     for (auto& sub : subdirs) push(std::move(sub));
-    if (!hash_) return;
-    std::vector<std::size_t> files;
-    for (std::size_t i = 0; i < node.items.size(); ++i) {
-      if (wants_hash(node.items[i])) files.push_back(i);
-    }
-    if (files.empty()) return;
-    // Hand out every chunk but the first; this task reads that one itself.
-    auto chunk_start = [&](std::size_t k) { return k < files.size() ? files[k] : node.items.size(); };
-    for (std::size_t k = kHashChunk; k < files.size(); k += kHashChunk) {
-      push(Task{&node, {}, {}, 0, handle, files[k], chunk_start(k + kHashChunk)});
-    }
-    hash_range(node, *handle, files[0], chunk_start(kHashChunk), hasher);
-  }
-
-  static bool wants_hash(const Item& item) {
-    return item.emit && !item.error && item.w.entry.type == EntryType::regular;
-  }
-
-  void hash_range(Node& node, const DirHandle& dir, std::size_t begin, std::size_t end, FileHasher& hasher) {
-    for (std::size_t i = begin; i < end; ++i) {
-      Item& item = node.items[i];
-      if (!wants_hash(item)) continue;
-      if (cancel_.cancelled()) return;
-      const std::string& rel = item.w.entry.path;
-      auto slash = rel.rfind('/');
-      const char* name = rel.c_str() + (slash == std::string::npos ? 0 : slash + 1);
-      try {
-        // The directory was opened without following symlinks and the name
-        // is one component opened with O_NOFOLLOW: nothing leads outside.
-        int fd = ::openat(dir.fd(), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (fd < 0) throw_open_error(rel, errno);
-        struct Closer {
-          int fd;
-          ~Closer() { ::close(fd); }
-        } closer{fd};
-        item.hash = hasher.of_fd(fd, rel, item.w.entry.size, cancel_);
-      } catch (const Error&) {
-        item.error = std::current_exception();
-      }
-    }
   }
 
   static Error dir_error(const std::string& rel, int e) {
@@ -455,6 +461,7 @@ class Walker {
         continue;
       }
       Item& item = node->items[next++];
+      if (!item.present) continue;
       if (item.error) std::rethrow_exception(item.error);
       if (!item.warning.empty()) {
         emit(events, "warning", {{"message", item.warning}, {"path", printable(item.w.entry.path)}});
