@@ -311,3 +311,46 @@ def test_exec_against_a_v4_only_server(cluster, ns, v):
         assert b"X-Stream-Protocol-Version: v4.channel.k8s.io" in r.stderr
     finally:
         cluster.fault({"action": "exec-protocols", "protocols": [], "namespace": ns})
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_get_all_rollout_undo_and_job_tables(cluster, ns, v, tmp_path):
+    k = lambda *a, **kw: cluster.kubectl(v, "-n", ns, *a, **kw)   # noqa: E731
+    k("create", "deployment", "u", "--image=kiln-test/busybox:latest", "--", "sleep", "100000")
+    k("rollout", "status", "deploy/u", "--timeout=90s", timeout=120)
+    k("create", "job", "j", "--image=kiln-test/busybox:latest", "--", "true")
+    k("create", "cronjob", "cj", "--image=kiln-test/busybox:latest", "--schedule=*/5 * * * *", "--", "true")
+    k("create", "service", "clusterip", "s", "--tcp=80:8080")
+    k("wait", "--for=condition=complete", "job/j", "--timeout=90s", timeout=120)
+    # "all" is a discovery category: a fresh discovery cache, not one from an older server
+    out = k("get", "all", f"--cache-dir={tmp_path}").stdout.decode()
+    for name in ("deployment.apps/u", "replicaset.apps/u-", "service/s", "job.batch/j", "cronjob.batch/cj", "pod/j-"):
+        assert name in out, out
+    jobs = k("get", "jobs,cronjobs").stdout.decode()
+    assert "Complete" in jobs and "1/1" in jobs and "*/5 * * * *" in jobs, jobs
+    # a rollback reuses the first replicaset, which becomes revision 3
+    k("set", "env", "deploy/u", "A=1")
+    k("rollout", "status", "deploy/u", "--timeout=90s", timeout=120)
+    assert b"rolled back" in k("rollout", "undo", "deploy/u").stdout
+    k("rollout", "status", "deploy/u", "--timeout=90s", timeout=120)
+    d = json.loads(k("get", "deploy", "u", "-o", "json").stdout)
+    assert d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    assert "env" not in d["spec"]["template"]["spec"]["containers"][0]
+    rses = json.loads(k("get", "rs", "-o", "json").stdout)["items"]
+    assert len(rses) == 2
+    assert sorted(r["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for r in rses) == ["2", "3"]
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_auth_can_i_follows_the_forbid_switch(cluster, ns, v, tmp_path):
+    k = lambda *a, **kw: cluster.kubectl(v, f"--cache-dir={tmp_path}", *a, **kw)   # noqa: E731
+    assert k("auth", "can-i", "create", "pods", "-n", ns).stdout.strip() == b"yes"
+    st, _, body = cluster.fault({"action": "forbid", "verb": "create", "resource": "pods/exec", "namespace": ns})
+    assert st == 200, body
+    try:
+        r = k("auth", "can-i", "create", "pods", "--subresource=exec", "-n", ns, check=False)
+        assert r.returncode == 1 and r.stdout.startswith(b"no"), r
+        assert k("auth", "can-i", "get", "pods", "--subresource=log", "-n", ns).stdout.strip() == b"yes"
+    finally:
+        cluster.fault({"action": "unforbid", "verb": "create", "resource": "pods/exec", "namespace": ns})
+    assert k("auth", "can-i", "create", "pods", "--subresource=exec", "-n", ns).stdout.strip() == b"yes"

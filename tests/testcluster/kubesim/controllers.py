@@ -37,8 +37,18 @@ def _ready(p):
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (p.get("status") or {}).get("conditions") or [])
 
 
+def _drop_nulls(o):
+    if isinstance(o, dict):
+        return {k: _drop_nulls(v) for k, v in o.items() if v is not None}
+    if isinstance(o, list):
+        return [_drop_nulls(v) for v in o]
+    return o
+
+
 def _hash(tmpl):
-    h = hashlib.sha256(json.dumps(tmpl, sort_keys=True).encode()).hexdigest()
+    # null and absent are the same Go value (e.g. creationTimestamp: null, which
+    # kubectl rollout undo sends back): they must give the same template hash
+    h = hashlib.sha256(json.dumps(_drop_nulls(tmpl), sort_keys=True).encode()).hexdigest()
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
     n = int(h[:16], 16)
     out = ""
@@ -217,6 +227,14 @@ class Controllers:
                 new = self.store.create(res_rs, ns, rs)
             except errors.ApiError:
                 return
+        else:
+            # a rollback (or a template changed back) reuses an old replicaset: it becomes the newest revision
+            mine = int(new["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", "0"))
+            if mine < max(revs + [0]):
+                bump = str(max(revs) + 1)
+                new = self.store.mutate(res_rs, ns, new["metadata"]["name"],
+                                        lambda x: x["metadata"].setdefault("annotations", {}).__setitem__(
+                                            "deployment.kubernetes.io/revision", bump)) or new
         olds = [rs for rs in rses if rs["metadata"]["uid"] != new["metadata"]["uid"]]
         if not spec.get("paused"):
             self._scale(d, new, olds, replicas)
@@ -252,9 +270,9 @@ class Controllers:
         self._set_status(res_d, d, st)
         rev = new["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision")
         if rev and d["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision") != rev:
+            # metadata is not writable through the status subresource: the real controller updates the object
             self.store.mutate(res_d, ns, d["metadata"]["name"],
-                              lambda x: x["metadata"].setdefault("annotations", {}).__setitem__("deployment.kubernetes.io/revision", rev),
-                              subresource="status")
+                              lambda x: x["metadata"].setdefault("annotations", {}).__setitem__("deployment.kubernetes.io/revision", rev))
 
     def _progressing(self, d, new, complete, st, old_st, old):
         rsname = new["metadata"]["name"]

@@ -29,6 +29,10 @@ def api_group(g):
     return dict(kind="APIGroup", apiVersion="v1", **_group(g))
 
 
+# The kinds a real server puts in the "all" category (kubectl get all).
+ALL_CATEGORY = {"Pod", "Service", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"}
+
+
 def resource_list(group, version):
     rs = []
     for r in by_group(group):
@@ -38,8 +42,8 @@ def resource_list(group, version):
                 "verbs": list(r.verbs)}
         if r.short:
             item["shortNames"] = list(r.short)
-        if r.group == "apps" or r.kind in ("Pod", "Service", "Secret", "ConfigMap", "Deployment"):
-            item["categories"] = ["all"] if r.kind not in ("Secret", "ConfigMap") else []
+        if r.kind in ALL_CATEGORY:
+            item["categories"] = ["all"]
         item["storageVersionHash"] = hashlib.sha256(r.kind.encode()).hexdigest()[:12]
         rs.append(item)
         for sub in r.subresources:

@@ -9,7 +9,8 @@
 {"action": "bad-watch", "mode": "garbage"|"endless", "count": 1}   (the next watches misbehave)
 {"action": "forbid", "user": "u"?, "verb": "create"?, "resource": "pods/exec"?, "namespace": "ns"?}
     (RBAC-like 403 for matching requests; omitted keys match everything; "user" is the
-     client certificate CN or the token's user, e.g. kiln-test-admin / kiln-test-token-user)
+     client certificate CN or the token's user, e.g. kiln-test-admin / kiln-test-token-user;
+     "unforbid" with the same keys removes that rule)
 {"action": "exceed-quota", "namespace": "ns", "count": 1}   (the next pod creates get the quota 403)
 {"action": "exec-protocols", "protocols": ["v4.channel.k8s.io"], "namespace": "ns"?}   (WebSocket exec/attach
     in that namespace (omitted: everywhere) negotiate only these, like a server before Kubernetes 1.30 that has
@@ -62,6 +63,13 @@ class Faults:
                 return errors.ApiError(403, "Forbidden", f'{what} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
                                        f'in API group "{res.group}" {scope}', d)
         return None
+
+    def forbids(self, user, verb, resource, ns):
+        """Whether a forbid rule matches (SelfSubjectAccessReview)."""
+        with self.lock:
+            rules = list(self.forbid)
+        return any(all(r.get(k) in (None, v) for k, v in (("user", user), ("verb", verb), ("resource", resource),
+                                                            ("namespace", ns or ""))) for r in rules)
 
     def take_quota(self, res, ns, name):
         if res.kind != "Pod":
@@ -138,10 +146,13 @@ class Faults:
                     return 400, {"error": "mode must be garbage or endless"}
                 with self.lock:
                     self.bad_watch += [mode] * int(req.get("count", 1))
-            elif act == "forbid":
+            elif act in ("forbid", "unforbid"):
                 rule = {k: str(req[k]) for k in ("user", "verb", "resource", "namespace") if k in req}
                 with self.lock:
-                    self.forbid.append(rule)
+                    if act == "forbid":
+                        self.forbid.append(rule)
+                    else:   # drops the equal rules only, so concurrent tests keep theirs
+                        self.forbid = [r for r in self.forbid if r != rule]
             elif act == "exceed-quota":
                 with self.lock:
                     self.quota[str(req["namespace"])] = int(req.get("count", 1))
@@ -165,7 +176,7 @@ class Faults:
                     self.quota = {}
                 self.schedule_delay = 0.0
             else:
-                return 400, {"error": f"unknown action {act!r}; known: drop-watches, delay-scheduling, fail-requests, evict, oomkill, add-token, revoke-token, compact, bad-watch, forbid, exceed-quota, exec-protocols, reset"}
+                return 400, {"error": f"unknown action {act!r}; known: drop-watches, delay-scheduling, fail-requests, evict, oomkill, add-token, revoke-token, compact, bad-watch, forbid, unforbid, exceed-quota, exec-protocols, reset"}
         except KeyError as e:
             return 400, {"error": f"missing field {e}"}
         except errors.ApiError as e:

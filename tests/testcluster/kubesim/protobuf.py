@@ -247,6 +247,15 @@ MESSAGES = {
                       "7 failedJobsHistoryLimit i32 k; 8 timeZone str k"),
     "JobTemplateSpec": _t("1 metadata ObjectMeta; 2 spec JobSpec"),
     "CronJobStatus": _t("1 active ObjectReference r; 4 lastScheduleTime Time; 5 lastSuccessfulTime Time"),
+    # authorization.v1
+    "SelfSubjectAccessReview": _t("1 metadata ObjectMeta; 2 spec SelfSubjectAccessReviewSpec; "
+                                  "3 status SubjectAccessReviewStatus"),
+    "SelfSubjectAccessReviewSpec": _t("1 resourceAttributes ResourceAttributes k; "
+                                      "2 nonResourceAttributes NonResourceAttributes k"),
+    "ResourceAttributes": _t("1 namespace str; 2 verb str; 3 group str; 4 version str; 5 resource str; "
+                             "6 subresource str; 7 name str"),
+    "NonResourceAttributes": _t("1 path str; 2 verb str"),
+    "SubjectAccessReviewStatus": _t("1 allowed bool k; 2 reason str; 3 evaluationError str; 4 denied bool"),
 }
 
 # Messages whose wire shape is special: Time (seconds/nanos -> RFC 3339),
@@ -256,13 +265,17 @@ PACKAGE = {"Deployment": "apps.v1", "DeploymentSpec": "apps.v1", "DeploymentStra
            "Job": "batch.v1", "JobSpec": "batch.v1", "JobStatus": "batch.v1", "JobCondition": "batch.v1",
            "CronJob": "batch.v1", "CronJobSpec": "batch.v1", "JobTemplateSpec": "batch.v1", "CronJobStatus": "batch.v1",
            "Unknown": "runtime", "TypeMeta": "runtime", "IntOrString": "intstr", "Quantity": "resource"}
+for _m in ("SelfSubjectAccessReview", "SelfSubjectAccessReviewSpec", "ResourceAttributes", "NonResourceAttributes",
+           "SubjectAccessReviewStatus"):
+    PACKAGE[_m] = "authorization.v1"
 for _m in ("ObjectMeta", "OwnerReference", "ManagedFieldsEntry", "FieldsV1", "LabelSelector",
            "LabelSelectorRequirement", "Condition", "Time"):
     PACKAGE[_m] = "meta.v1"
 
 # (apiVersion, kind) of the top-level objects decoded here.
 KINDS = {("v1", k): k for k in ("Namespace", "Secret", "ConfigMap", "ServiceAccount", "Service")}
-KINDS.update({("apps/v1", "Deployment"): "Deployment", ("batch/v1", "Job"): "Job", ("batch/v1", "CronJob"): "CronJob"})
+KINDS.update({("apps/v1", "Deployment"): "Deployment", ("batch/v1", "Job"): "Job", ("batch/v1", "CronJob"): "CronJob",
+              ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview"})
 
 
 def qualified(msg):

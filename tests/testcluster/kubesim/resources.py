@@ -53,9 +53,11 @@ RESOURCES = [
     Resource("apps", "v1", "StatefulSet", "statefulsets", True, "V1StatefulSet", ("sts",), subresources=("status", "scale")),
     Resource("batch", "v1", "Job", "jobs", True, "V1Job", subresources=("status",)),
     Resource("batch", "v1", "CronJob", "cronjobs", True, "V1CronJob", ("cj",), subresources=("status",)),
+    Resource("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", False,
+             "V1SelfSubjectAccessReview", has_status=False, verbs=("create",)),
 ]
 
-GROUPS = {"": ["v1"], "apps": ["v1"], "batch": ["v1"]}
+GROUPS = {"": ["v1"], "apps": ["v1"], "batch": ["v1"], "authorization.k8s.io": ["v1"]}
 
 BY_PLURAL = {(r.group, r.version, r.plural): r for r in RESOURCES}
 BY_KIND = {(r.group_version, r.kind): r for r in RESOURCES}

@@ -275,6 +275,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return portforward.serve(self, cluster, req, ns, name, is_upgrade)
         if sub in ("binding", "ephemeralcontainers", "finalize", "token"):
             raise errors.method_not_allowed()
+        if res.kind == "SelfSubjectAccessReview":
+            from . import authz
+            return authz.access_review(self, cluster, req, res)
         self.rest(cluster, req, res, ns, name, sub)
 
     def _warning_headers(self, req):

@@ -86,9 +86,41 @@ def _cm_row(o):
     return [o["metadata"]["name"], len(o.get("data") or {}) + len(o.get("binaryData") or {}), _age(o["metadata"].get("creationTimestamp"))]
 
 
+def _since(a, b):
+    """Duration between two RFC 3339 times, worded as kubectl's durations."""
+    if not a:
+        return ""
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    t0 = datetime.datetime.strptime(a, fmt).replace(tzinfo=datetime.timezone.utc)
+    t1 = (datetime.datetime.strptime(b, fmt).replace(tzinfo=datetime.timezone.utc) if b
+          else datetime.datetime.now(datetime.timezone.utc))
+    s = max(0, int((t1 - t0).total_seconds()))
+    return f"{s}s" if s < 120 else f"{s // 60}m" if s < 7200 else f"{s // 3600}h"
+
+
+def _job_status(st, sp):
+    conds = {c.get("type"): c.get("status") for c in st.get("conditions") or []}
+    if conds.get("Complete") == "True":
+        return "Complete"
+    if conds.get("Failed") == "True":
+        return "Failed"
+    if sp.get("suspend"):
+        return "Suspended"
+    return "Running"
+
+
 def _job_row(o):
     st, sp = o.get("status") or {}, o.get("spec") or {}
-    return [o["metadata"]["name"], f"{st.get('succeeded', 0)}/{sp.get('completions', 1)}", "", _age(o["metadata"].get("creationTimestamp"))]
+    return [o["metadata"]["name"], _job_status(st, sp), f"{st.get('succeeded', 0)}/{sp.get('completions', 1)}",
+            _since(st.get("startTime"), st.get("completionTime")), _age(o["metadata"].get("creationTimestamp"))]
+
+
+def _cronjob_row(o):
+    st, sp = o.get("status") or {}, o.get("spec") or {}
+    last = st.get("lastScheduleTime")
+    return [o["metadata"]["name"], sp.get("schedule", ""), sp.get("timeZone") or "<none>",
+            "True" if sp.get("suspend") else "False", len(st.get("active") or []),
+            _age(last) if last else "<none>", _age(o["metadata"].get("creationTimestamp"))]
 
 
 def _generic_row(o):
@@ -131,7 +163,9 @@ KINDS = {
     "Namespace": ([NAME, _col("Status"), AGE], _ns_row),
     "Secret": ([NAME, _col("Type"), _col("Data", "integer"), AGE], _secret_row),
     "ConfigMap": ([NAME, _col("Data", "integer"), AGE], _cm_row),
-    "Job": ([NAME, _col("Completions"), _col("Duration"), AGE], _job_row),
+    "Job": ([NAME, _col("Status"), _col("Completions"), _col("Duration"), AGE], _job_row),
+    "CronJob": ([NAME, _col("Schedule"), _col("Timezone"), _col("Suspend", "boolean"), _col("Active", "integer"),
+                 _col("Last Schedule"), AGE], _cronjob_row),
 }
 
 
