@@ -74,11 +74,12 @@ class Output {
 }
 
 template <typename Out>
-void copy_file(int root_fd, const WalkedEntry& w, Out& out, std::vector<char>& buf, const CancelToken& cancel) {
-  int fd = open_beneath(root_fd, w.entry.path);
+void copy_file(BeneathOpener& opener, const WalkedEntry& w, Out& out, std::vector<char>& buf,
+               const CancelToken& cancel) {
+  int fd = opener.open(w.entry.path);
   if (fd < 0) {
     int e = errno;
-    if (e == ENOENT || e == ELOOP || e == EXDEV) changed(w.entry, "was removed or replaced");
+    if (e == ENOENT || e == ELOOP || e == EXDEV || e == ENOTDIR) changed(w.entry, "was removed or replaced");
     throw Error(Errc::io, "cannot read '" + printable(w.entry.path) + "' in the build context: " + std::strerror(e) +
                               (e == EACCES ? "; fix its permissions or add it to .dockerignore" : ""));
   }
@@ -158,8 +159,11 @@ class Prefetcher {
     Slot slot = std::move(slots_.front());
     slots_.pop_front();
     buffered_ -= slot.data.size();
+    // Wake the reader only when it may go on: a wake-up that finds its
+    // condition false is two context switches for nothing, per file.
+    bool wake = waiting_ && resume_reading();
     lock.unlock();
-    space_.notify_one();
+    if (wake) space_.notify_one();
     if (slot.error) std::rethrow_exception(slot.error);
     return std::move(slot.data);
   }
@@ -171,8 +175,11 @@ class Prefetcher {
     std::exception_ptr error;
   };
 
+  bool resume_reading() const { return buffered_ < kWindowBytes / 2 && slots_.size() < kWindowFiles / 2; }
+
   void run() {
     std::vector<char> buf(kSmall + 1);
+    BeneathOpener opener(root_fd_);
     for (std::size_t i = 0; i < entries_.size(); ++i) {
       const WalkedEntry& w = entries_[i];
       if (!eligible(w)) continue;
@@ -183,7 +190,7 @@ class Prefetcher {
           ready_.notify_one();
           // Resume at half the window, not at the first free slot: one
           // wake-up per batch instead of one per file.
-          space_.wait(lock, [&] { return stop_ || (buffered_ < kWindowBytes / 2 && slots_.size() < kWindowFiles / 2); });
+          space_.wait(lock, [&] { return stop_ || resume_reading(); });
           waiting_ = false;
         }
         if (stop_) return;
@@ -192,16 +199,18 @@ class Prefetcher {
       try {
         slot.data.reserve(static_cast<std::size_t>(w.entry.size));
         StringOut out{slot.data};
-        copy_file(root_fd_, w, out, buf, cancel_);
+        copy_file(opener, w, out, buf, cancel_);
       } catch (...) {
         slot.error = std::current_exception();
       }
+      bool wake;
       {
         std::lock_guard lock(mutex_);
         buffered_ += slot.data.size();
         slots_.push_back(std::move(slot));
+        wake = slots_.size() >= kBatch;  // what take() waits for
       }
-      ready_.notify_one();
+      if (wake) ready_.notify_one();
     }
     {
       std::lock_guard lock(mutex_);
@@ -239,6 +248,7 @@ void stream_tar(const std::string& root, const std::vector<WalkedEntry>& entries
   unsigned threads = options.threads ? options.threads : std::thread::hardware_concurrency();
   std::unique_ptr<Prefetcher> prefetch;
   if (threads > 1) prefetch = std::make_unique<Prefetcher>(root_fd, entries, cancel);
+  BeneathOpener opener(root_fd);
   std::string header;
   std::size_t files = 0;
   auto last_event = std::chrono::steady_clock::now();
@@ -277,7 +287,7 @@ void stream_tar(const std::string& root, const std::vector<WalkedEntry>& entries
         std::string data = prefetch->take(i);
         out.write(data.data(), data.size());
       } else {
-        copy_file(root_fd, w, out, buf, cancel);
+        copy_file(opener, w, out, buf, cancel);
       }
       out.write(zeros, tar_padding(h.size));
     }

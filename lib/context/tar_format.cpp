@@ -1,6 +1,5 @@
 #include "context/tar_format.hpp"
 
-#include <cstdio>
 #include <algorithm>
 #include <cstring>
 
@@ -10,8 +9,14 @@ namespace {
 constexpr std::uint64_t kMaxOctal11 = 077777777777ULL;
 
 void put_octal(char* field, std::size_t width, std::uint64_t value) {
-  // width includes the terminating NUL
-  std::snprintf(field, width, "%0*llo", static_cast<int>(width - 1), static_cast<unsigned long long>(value));
+  // width includes the terminating NUL; zero-padded like "%0*llo" (callers
+  // keep values within width - 1 digits). By hand: snprintf was a visible
+  // share of archiving 100k small files.
+  field[width - 1] = '\0';
+  for (std::size_t i = width - 1; i-- > 0;) {
+    field[i] = static_cast<char>('0' + (value & 7));
+    value >>= 3;
+  }
 }
 
 void put_string(char* field, std::size_t width, const std::string& value) {
@@ -43,7 +48,7 @@ void append_block(std::string& out, const std::string& name, char type, std::uin
   std::memcpy(b + 263, "00", 2);
   unsigned sum = 0;
   for (unsigned char c : b) sum += c;
-  std::snprintf(b + 148, 8, "%06o", sum);
+  put_octal(b + 148, 7, sum);
   b[155] = ' ';
   out.append(b, sizeof b);
 }

@@ -519,6 +519,25 @@ int open_beneath(int root_fd, const std::string& rel) {
   return ::openat(root_fd, rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 }
 
+BeneathOpener::~BeneathOpener() {
+  if (dir_fd_ >= 0) ::close(dir_fd_);
+}
+
+int BeneathOpener::open(const std::string& rel) {
+  constexpr int kFlags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+  auto slash = rel.rfind('/');
+  // The root's descriptor is the root itself: a top-level name is one component.
+  if (slash == std::string::npos) return ::openat(root_fd_, rel.c_str(), kFlags);
+  std::string_view parent(rel.data(), slash);
+  if (dir_fd_ < 0 || parent != dir_rel_) {
+    if (dir_fd_ >= 0) ::close(dir_fd_);
+    dir_rel_.assign(parent);
+    dir_fd_ = open_dir_beneath(root_fd_, dir_rel_);
+    if (dir_fd_ < 0) return -1;
+  }
+  return ::openat(dir_fd_, rel.c_str() + slash + 1, kFlags);
+}
+
 std::string printable(std::string_view path) {
   static constexpr char kHex[] = "0123456789abcdef";
   auto runes = decode_utf8(path);

@@ -47,6 +47,24 @@ int open_root(const std::string& root);
 // that a directory swapped for a symlink after the walk cannot lead outside.
 int open_beneath(int root_fd, const std::string& rel);
 
+// Opens regular files below root like open_beneath(), one after another,
+// through a descriptor of their directory that is kept while consecutive
+// files share it (stream order): one name to resolve per file instead of a
+// whole path. Returns -1 with errno set.
+class BeneathOpener {
+ public:
+  explicit BeneathOpener(int root_fd) : root_fd_(root_fd) {}
+  ~BeneathOpener();
+  BeneathOpener(const BeneathOpener&) = delete;
+  BeneathOpener& operator=(const BeneathOpener&) = delete;
+  int open(const std::string& rel);
+
+ private:
+  int root_fd_;
+  int dir_fd_ = -1;
+  std::string dir_rel_;
+};
+
 // "x" with control characters shown as \xNN, for error messages.
 std::string printable(std::string_view path);
 
