@@ -155,6 +155,76 @@ class DirectoryContext final : public BuildContext {
   std::unique_ptr<Impl> impl_;
 };
 
+// One file of a MemoryContext.
+struct MemoryFile {
+  std::string content;            // regular files: the bytes; symlinks: the target
+  EntryType type = EntryType::regular;  // regular, symlink, or directory (sends an empty one)
+  std::uint32_t mode = 0644;      // permission bits (07777)
+  std::int64_t mtime = 0;         // seconds since the epoch, as sent in the tar
+};
+
+// A context given as files in memory (tests, bindings, generated builds):
+// relative '/'-separated paths to files. Parent directories are implied
+// (mode 0755, mtime 0). The .dockerignore and the Dockerfile are taken from
+// the files with DirectoryContext's rules, so the same files on disk give
+// the same entries and the same version.
+class MemoryContext final : public BuildContext {
+ public:
+  // Throws Error(invalid_argument) naming a path that is absolute, leaves
+  // the context ("..") or is not UTF-8, and for a bad .dockerignore;
+  // Error(not_found) when the Dockerfile is not among the files.
+  explicit MemoryContext(std::map<std::string, MemoryFile> files, std::string dockerfile = "Dockerfile");
+  ~MemoryContext() override;
+  MemoryContext(const MemoryContext&) = delete;
+  MemoryContext& operator=(const MemoryContext&) = delete;
+
+  const std::vector<ContextEntry>& entries(const EventSink& events = {}, const CancelToken& cancel = {}) override;
+  const std::string& dockerfile() const override;
+  ContentVersion version(const VersionInputs& inputs = {}, const EventSink& events = {},
+                         const CancelToken& cancel = {}) override;
+  void write_tar(ByteSink& sink, const TarOptions& options = {}, const EventSink& events = {},
+                 const CancelToken& cancel = {}) override;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// An existing tar archive (plain or gzip'd) as the context, e.g. one made
+// by `tar -cf - -C DIR .`: its .dockerignore applies and the version is the
+// one DirectoryContext gives the same tree. The archive is read into memory
+// when constructed (limit: max_bytes uncompressed). Hard links become
+// regular files (as a directory context sends them); devices and FIFOs are
+// skipped with a warning event.
+class TarballContext final : public BuildContext {
+ public:
+  static constexpr std::uint64_t kDefaultMaxBytes = 4ull << 30;
+  // Throws Error(not_found) for a missing archive, Error(invalid_argument)
+  // naming the member for a malformed one or a member path leaving the
+  // context, Error(too_large) beyond max_bytes.
+  explicit TarballContext(const std::string& archive_path, std::string dockerfile = "Dockerfile",
+                          std::uint64_t max_bytes = kDefaultMaxBytes);
+  // The same from archive bytes already in memory.
+  static TarballContext from_bytes(std::string archive, std::string dockerfile = "Dockerfile",
+                                   std::uint64_t max_bytes = kDefaultMaxBytes);
+  ~TarballContext() override;
+  TarballContext(TarballContext&&) noexcept;
+  TarballContext& operator=(TarballContext&&) noexcept;
+
+  const std::vector<ContextEntry>& entries(const EventSink& events = {}, const CancelToken& cancel = {}) override;
+  const std::string& dockerfile() const override;
+  ContentVersion version(const VersionInputs& inputs = {}, const EventSink& events = {},
+                         const CancelToken& cancel = {}) override;
+  void write_tar(ByteSink& sink, const TarOptions& options = {}, const EventSink& events = {},
+                 const CancelToken& cancel = {}) override;
+
+ private:
+  TarballContext() = default;
+  std::unique_ptr<MemoryContext> memory_;
+  std::vector<std::string> skipped_;  // special members, reported as warnings
+};
+
 // The .dockerignore matcher on its own (used by DirectoryContext; public for
 // tools and tests).
 class IgnoreMatcher {

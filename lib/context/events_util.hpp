@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <string>
 
+#include "kiln/cancel.hpp"
 #include "kiln/error.hpp"
 #include "kiln/events.hpp"
 

@@ -236,10 +236,13 @@ class Prefetcher {
 
 void stream_tar(const std::string& root, const std::vector<WalkedEntry>& entries, ByteSink& sink,
                 const TarOptions& options, const EventSink& events, const CancelToken& cancel) {
-  int root_fd = open_root(root);
+  // No root: every entry carries its bytes (MemoryContext, TarballContext).
+  int root_fd = root.empty() ? -1 : open_root(root);
   struct Closer {
     int fd;
-    ~Closer() { ::close(fd); }
+    ~Closer() {
+      if (fd >= 0) ::close(fd);
+    }
   } closer{root_fd};
   std::uint64_t total_bytes = 0;
   for (const auto& w : entries) total_bytes += w.entry.size;
@@ -247,7 +250,7 @@ void stream_tar(const std::string& root, const std::vector<WalkedEntry>& entries
   std::vector<char> buf(kChunk);
   unsigned threads = options.threads ? options.threads : std::thread::hardware_concurrency();
   std::unique_ptr<Prefetcher> prefetch;
-  if (threads > 1) prefetch = std::make_unique<Prefetcher>(root_fd, entries, cancel);
+  if (threads > 1 && root_fd >= 0) prefetch = std::make_unique<Prefetcher>(root_fd, entries, cancel);
   BeneathOpener opener(root_fd);
   std::string header;
   std::size_t files = 0;

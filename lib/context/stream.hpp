@@ -8,7 +8,8 @@
 
 namespace kiln::context {
 
-// root: what the entries' paths are relative to.
+// root: what the entries' paths are relative to; empty when every entry
+// carries its bytes (inline_data).
 void stream_tar(const std::string& root, const std::vector<WalkedEntry>& entries, ByteSink& sink,
                 const TarOptions& options, const EventSink& events, const CancelToken& cancel);
 

@@ -519,6 +519,8 @@ int open_beneath(int root_fd, const std::string& rel) {
   return ::openat(root_fd, rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 }
 
+bool is_valid_utf8(std::string_view s) { return valid_utf8(s); }
+
 BeneathOpener::~BeneathOpener() {
   if (dir_fd_ >= 0) ::close(dir_fd_);
 }

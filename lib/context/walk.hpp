@@ -65,6 +65,8 @@ class BeneathOpener {
   std::string dir_rel_;
 };
 
+bool is_valid_utf8(std::string_view s);
+
 // "x" with control characters shown as \xNN, for error messages.
 std::string printable(std::string_view path);
 
