@@ -5,6 +5,7 @@
 // another cluster never blocks this one).
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -254,10 +255,12 @@ void apply_cluster(Config& config, const Named& cluster) {
   config.tls_server_name = scalar(n, "tls-server-name", w);
   config.proxy_url = scalar(n, "proxy-url", w);
   if (!config.proxy_url.empty()) {
-    bool known = false;
-    for (const char* scheme : {"http://", "https://", "socks5://", "socks5h://"})
-      if (config.proxy_url.rfind(scheme, 0) == 0) known = true;
-    if (!known) fail(w.child("proxy-url", n["proxy-url"]), "must be an http://, https:// or socks5:// URL");
+    // kubectl's schemes exactly (it refuses socks5h://; its socks5:// already
+    // lets the proxy resolve host names).
+    std::string scheme = config.proxy_url.substr(0, config.proxy_url.find("://") + 1);
+    for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (scheme != "http:" && scheme != "https:" && scheme != "socks5:")
+      fail(w.child("proxy-url", n["proxy-url"]), "must be an http://, https:// or socks5:// URL (the schemes kubectl accepts)");
   }
 }
 
