@@ -310,7 +310,7 @@ KILN_EXPORT int kiln_context_write_cb(kiln_context *context, kiln_write_cb write
  * certificates, bearer tokens, token files, basic auth and exec credential
  * plugins (client.authentication.k8s.io/v1 and v1beta1) are supported; a
  * malformed kubeconfig is KILN_EINVAL naming the file and the field. A
- * cluster's proxy-url (http, https, socks5, socks5h; its user:password goes
+ * cluster's proxy-url (http, https or socks5; its user:password goes
  * to the proxy only) and tls-server-name apply, as in kubectl, to every
  * connection: REST, watch, logs and exec.
  *
