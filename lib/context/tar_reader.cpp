@@ -210,7 +210,7 @@ std::vector<TarMember> read_tar(std::string_view archive) {
     m.type = type == '\0' || type == '7' ? '0' : type;
     m.mode = static_cast<std::uint32_t>(mode & 07777);
     m.mtime = static_cast<std::int64_t>(std::min<std::uint64_t>(mtime, INT64_MAX));
-    if (m.type == '0') m.data = std::make_shared<const std::string>(data);
+    if (m.type == '0') m.data = std::string(data);
     members.push_back(std::move(m));
     offset = next;
   }

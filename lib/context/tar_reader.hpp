@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +18,7 @@ struct TarMember {
   std::uint32_t mode = 0;
   std::int64_t mtime = 0;
   std::string link;   // symlink or hard link target
-  std::shared_ptr<const std::string> data;  // regular files
+  std::string data;  // regular files
 };
 
 // Decompresses a gzip stream (all members); other bytes are returned as they

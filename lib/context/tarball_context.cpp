@@ -85,7 +85,7 @@ TarballContext TarballContext::from_bytes(std::string archive, std::string docke
     switch (m.type) {
       case '0':
         f.type = EntryType::regular;
-        f.content = m.data ? *m.data : std::string();
+        f.content = std::move(m.data);
         break;
       case '5':
         f.type = EntryType::directory;
