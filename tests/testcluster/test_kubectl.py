@@ -328,6 +328,13 @@ def test_get_all_rollout_undo_and_job_tables(cluster, ns, v, tmp_path):
         assert name in out, out
     jobs = k("get", "jobs,cronjobs").stdout.decode()
     assert "Complete" in jobs and "1/1" in jobs and "*/5 * * * *" in jobs, jobs
+    # --sort-by asks for tables with the objects embedded
+    rows = k("get", "events", "--sort-by=.lastTimestamp").stdout.decode()
+    for what in ("ScalingReplicaSet", "deployment/u", "SuccessfulCreate", "replicaset/u-", "job/j", "Completed"):
+        assert what in rows, rows
+    names = [l.split()[0] for l in k("get", "pods", "--sort-by=.metadata.name").stdout.decode().splitlines()[1:]]
+    assert len(names) == 2 and names == sorted(names), names
+    assert "Scaled up replica set u-" in k("describe", "deployment", "u").stdout.decode()
     # a rollback reuses the first replicaset, which becomes revision 3
     k("set", "env", "deploy/u", "A=1")
     k("rollout", "status", "deploy/u", "--timeout=90s", timeout=120)
@@ -354,3 +361,29 @@ def test_auth_can_i_follows_the_forbid_switch(cluster, ns, v, tmp_path):
     finally:
         cluster.fault({"action": "unforbid", "verb": "create", "resource": "pods/exec", "namespace": ns})
     assert k("auth", "can-i", "create", "pods", "--subresource=exec", "-n", ns).stdout.strip() == b"yes"
+
+
+@pytest.mark.parametrize("v", VERSIONS)
+def test_create_token_and_whoami(cluster, ns, v, tmp_path):
+    k = lambda *a, **kw: cluster.kubectl(v, f"--cache-dir={tmp_path}", *a, **kw)   # noqa: E731
+    who = k("auth", "whoami", "-o", "json")
+    assert json.loads(who.stdout)["status"]["userInfo"]["username"] == "kiln-test-admin"
+    token = k("-n", ns, "create", "token", "default", "--duration=15m").stdout.decode().strip()
+    as_sa = lambda *a, **kw: k("--context=kiln-test-token", f"--token={token}", *a, **kw)   # noqa: E731
+    info = json.loads(as_sa("auth", "whoami", "-o", "json").stdout)["status"]["userInfo"]
+    assert info["username"] == f"system:serviceaccount:{ns}:default"
+    assert f"system:serviceaccounts:{ns}" in info["groups"]
+    as_sa("-n", ns, "get", "pods")
+    r = k("-n", ns, "create", "token", "default", "--duration=1m", check=False)
+    assert r.returncode != 0 and b"may not specify a duration less than 10 minutes" in r.stderr
+    r = k("-n", ns, "create", "token", "nobody", check=False)
+    assert r.returncode != 0 and b'serviceaccounts "nobody" not found' in r.stderr
+    # a token bound to a pod stops working when the pod is gone
+    cluster.kubectl(v, "-n", ns, "apply", "-f", "-", input=POD_YAML.format(name="holder").encode())
+    bound = k("-n", ns, "create", "token", "default", "--bound-object-kind=Pod", "--bound-object-name=holder").stdout
+    bound = bound.decode().strip()
+    assert cluster.request("GET", f"/api/v1/namespaces/{ns}/pods", token=False,
+                           headers={"Authorization": f"Bearer {bound}"})[0] == 200
+    k("-n", ns, "delete", "pod", "holder", "--wait=true", timeout=90)
+    wait_for(lambda: cluster.request("GET", f"/api/v1/namespaces/{ns}/pods", token=False,
+                                     headers={"Authorization": f"Bearer {bound}"})[0] == 401, "bound token revoked", 60)

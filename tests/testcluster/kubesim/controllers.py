@@ -170,6 +170,21 @@ class Controllers:
     def _pods_of(self, o):
         return [p for p in self.store.list(PODS, o["metadata"]["namespace"])[0] if _owned_by(p, o["metadata"]["uid"])]
 
+    def _event(self, obj, res, reason, message, component, typ="Normal"):
+        """An Event about a workload, as the controllers of kube-controller-manager record them."""
+        ns = obj["metadata"]["namespace"]
+        ev = {"metadata": {"generateName": obj["metadata"]["name"] + "."},
+              "involvedObject": {"kind": res.kind, "namespace": ns, "name": obj["metadata"]["name"],
+                                 "uid": obj["metadata"]["uid"], "apiVersion": res.group_version,
+                                 "resourceVersion": obj["metadata"].get("resourceVersion", "")},
+              "reason": reason, "message": message, "type": typ, "source": {"component": component},
+              "firstTimestamp": now(), "lastTimestamp": now(), "count": 1, "reportingComponent": component,
+              "reportingInstance": ""}
+        try:
+            self.store.create(R("", "events"), ns, ev)
+        except errors.ApiError:
+            pass
+
     def _new_pod(self, owner, res, tmpl, name=None, extra_labels=None):
         meta = copy.deepcopy(tmpl.get("metadata") or {})
         meta.pop("name", None)
@@ -192,9 +207,17 @@ class Controllers:
         from .patch import record_update
         record_update(None, pod, "kube-controller-manager", "v1")
         try:
-            self.store.create(PODS, owner["metadata"]["namespace"], pod)
+            created = self.store.create(PODS, owner["metadata"]["namespace"], pod)
         except errors.ApiError:
-            pass
+            return
+        pname = created["metadata"]["name"]
+        if res.kind == "StatefulSet":
+            self._event(owner, res, "SuccessfulCreate", f"create Pod {pname} in StatefulSet "
+                        f"{owner['metadata']['name']} successful", "statefulset-controller")
+        else:
+            component = {"ReplicaSet": "replicaset-controller", "Job": "job-controller",
+                         "DaemonSet": "daemonset-controller"}.get(res.kind, "kube-controller-manager")
+            self._event(owner, res, "SuccessfulCreate", f"Created pod: {pname}", component)
 
     def _set_status(self, res, o, status):
         if (o.get("status") or {}) == status:
@@ -300,9 +323,13 @@ class Controllers:
         ns = d["metadata"]["namespace"]
 
         def set_rep(rs, n):
-            if rs["spec"].get("replicas", 0) != n:
+            cur = rs["spec"].get("replicas", 0)
+            if cur != n:
                 self.store.mutate(res_rs, ns, rs["metadata"]["name"], lambda x: x["spec"].__setitem__("replicas", n))
                 rs["spec"]["replicas"] = n
+                self._event(d, R("apps", "deployments"), "ScalingReplicaSet",
+                            f"Scaled {'up' if n > cur else 'down'} replica set {rs['metadata']['name']} from {cur} to {n}",
+                            "deployment-controller")
         strategy = d["spec"].get("strategy") or {}
         old_pods = [p for rs in olds for p in self._pods_of(rs) if _active(p)]
         if strategy.get("type") == "Recreate":
@@ -407,10 +434,13 @@ class Controllers:
         st = {k: v for k, v in st.items() if v or k in ("startTime",)}
         if succeeded >= j["spec"].get("completions", 1):
             st["completionTime"] = now()
+            self._event(j, res, "Completed", "Job completed", "job-controller")
             st["conditions"] = [_cond("Complete", "True", "", ""), _cond("SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods")]
             st.pop("active", None)
         elif failed > j["spec"].get("backoffLimit", 6):
             st["conditions"] = [_cond("Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit")]
+            self._event(j, res, "BackoffLimitExceeded", "Job has reached the specified backoff limit", "job-controller",
+                        "Warning")
             st.pop("active", None)
         elif not active:
             labels = {"job-name": j["metadata"]["name"], "batch.kubernetes.io/job-name": j["metadata"]["name"],

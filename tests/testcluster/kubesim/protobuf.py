@@ -247,6 +247,14 @@ MESSAGES = {
                       "7 failedJobsHistoryLimit i32 k; 8 timeZone str k"),
     "JobTemplateSpec": _t("1 metadata ObjectMeta; 2 spec JobSpec"),
     "CronJobStatus": _t("1 active ObjectReference r; 4 lastScheduleTime Time; 5 lastSuccessfulTime Time"),
+    # authentication.v1
+    "TokenRequest": _t("1 metadata ObjectMeta; 2 spec TokenRequestSpec; 3 status TokenRequestStatus"),
+    "TokenRequestSpec": _t("1 audiences str r; 3 boundObjectRef BoundObjectReference k; 4 expirationSeconds i64 k"),
+    "BoundObjectReference": _t("1 kind str; 2 apiVersion str; 3 name str; 4 uid str"),
+    "TokenRequestStatus": _t("1 token str; 2 expirationTimestamp Time"),
+    "SelfSubjectReview": _t("1 metadata ObjectMeta; 2 status SelfSubjectReviewStatus"),
+    "SelfSubjectReviewStatus": _t("1 userInfo UserInfo"),
+    "UserInfo": _t("1 username str; 2 uid str; 3 groups str r"),
     # authorization.v1
     "SelfSubjectAccessReview": _t("1 metadata ObjectMeta; 2 spec SelfSubjectAccessReviewSpec; "
                                   "3 status SubjectAccessReviewStatus"),
@@ -265,6 +273,9 @@ PACKAGE = {"Deployment": "apps.v1", "DeploymentSpec": "apps.v1", "DeploymentStra
            "Job": "batch.v1", "JobSpec": "batch.v1", "JobStatus": "batch.v1", "JobCondition": "batch.v1",
            "CronJob": "batch.v1", "CronJobSpec": "batch.v1", "JobTemplateSpec": "batch.v1", "CronJobStatus": "batch.v1",
            "Unknown": "runtime", "TypeMeta": "runtime", "IntOrString": "intstr", "Quantity": "resource"}
+for _m in ("TokenRequest", "TokenRequestSpec", "BoundObjectReference", "TokenRequestStatus", "SelfSubjectReview",
+           "SelfSubjectReviewStatus", "UserInfo"):
+    PACKAGE[_m] = "authentication.v1"
 for _m in ("SelfSubjectAccessReview", "SelfSubjectAccessReviewSpec", "ResourceAttributes", "NonResourceAttributes",
            "SubjectAccessReviewStatus"):
     PACKAGE[_m] = "authorization.v1"
@@ -275,7 +286,9 @@ for _m in ("ObjectMeta", "OwnerReference", "ManagedFieldsEntry", "FieldsV1", "La
 # (apiVersion, kind) of the top-level objects decoded here.
 KINDS = {("v1", k): k for k in ("Namespace", "Secret", "ConfigMap", "ServiceAccount", "Service")}
 KINDS.update({("apps/v1", "Deployment"): "Deployment", ("batch/v1", "Job"): "Job", ("batch/v1", "CronJob"): "CronJob",
-              ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview"})
+              ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
+              ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
+              ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview"})
 
 
 def qualified(msg):

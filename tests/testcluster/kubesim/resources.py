@@ -55,9 +55,12 @@ RESOURCES = [
     Resource("batch", "v1", "CronJob", "cronjobs", True, "V1CronJob", ("cj",), subresources=("status",)),
     Resource("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", False,
              "V1SelfSubjectAccessReview", has_status=False, verbs=("create",)),
+    # no python3-kubernetes model: tokens.py checks its few fields itself
+    Resource("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False,
+             "", has_status=False, verbs=("create",)),
 ]
 
-GROUPS = {"": ["v1"], "apps": ["v1"], "batch": ["v1"], "authorization.k8s.io": ["v1"]}
+GROUPS = {"": ["v1"], "apps": ["v1"], "batch": ["v1"], "authorization.k8s.io": ["v1"], "authentication.k8s.io": ["v1"]}
 
 BY_PLURAL = {(r.group, r.version, r.plural): r for r in RESOURCES}
 BY_KIND = {(r.group_version, r.kind): r for r in RESOURCES}

@@ -133,7 +133,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         return v
         auth = self.headers.get("Authorization") or ""
         if auth.startswith("Bearer "):
-            user = self.server.cluster.tokens.get(auth[7:].strip())
+            from .tokens import user_of
+            user = user_of(self.server.cluster, auth[7:].strip())
             if user:
                 return user
         return None
@@ -273,8 +274,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if sub == "portforward":
             from . import portforward
             return portforward.serve(self, cluster, req, ns, name, is_upgrade)
-        if sub in ("binding", "ephemeralcontainers", "finalize", "token"):
+        if sub == "token":
+            from . import tokens
+            return tokens.token_request(self, cluster, req, res, ns, name)
+        if sub in ("binding", "ephemeralcontainers", "finalize"):
             raise errors.method_not_allowed()
+        if res.kind == "SelfSubjectReview":
+            from . import tokens
+            return tokens.self_subject_review(self, cluster, req, res)
         if res.kind == "SelfSubjectAccessReview":
             from . import authz
             return authz.access_review(self, cluster, req, res)

@@ -175,7 +175,8 @@ def table(res, items, list_meta, include="Metadata"):
     for o in items:
         row = {"cells": rowfn(o)}
         if include == "Object":
-            row["object"] = o
+            # list items carry no kind; an embedded object must (kubectl --sort-by decodes it)
+            row["object"] = {"kind": res.kind, "apiVersion": res.group_version, **o}
         elif include != "None":
             row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}
         rows.append(row)
