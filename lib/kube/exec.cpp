@@ -1,6 +1,8 @@
 // exec over WebSocket: stdin streamed from a pull source, stdout/stderr
 // delivered as they arrive, stdin closed with the v5 close channel, the exit
-// code from the status channel.
+// code from the status channel. Under v4 (servers before 1.30) there is no
+// close: the end of the source only stops sending, so the command must stop
+// reading by itself (tests/integration/kube/exec_v4_test.cpp).
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
 
