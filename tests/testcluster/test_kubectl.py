@@ -335,6 +335,9 @@ def test_get_all_rollout_undo_and_job_tables(cluster, ns, v, tmp_path):
     names = [l.split()[0] for l in k("get", "pods", "--sort-by=.metadata.name").stdout.decode().splitlines()[1:]]
     assert len(names) == 2 and names == sorted(names), names
     assert "Scaled up replica set u-" in k("describe", "deployment", "u").stdout.decode()
+    wide = k("get", "deployment", "u", "-o", "wide").stdout.decode().splitlines()
+    assert wide[0].split()[-3:] == ["CONTAINERS", "IMAGES", "SELECTOR"]
+    assert wide[1].split()[-3:] == ["busybox", "kiln-test/busybox:latest", "app=u"]
     # a rollback reuses the first replicaset, which becomes revision 3
     k("set", "env", "deploy/u", "A=1")
     k("rollout", "status", "deploy/u", "--timeout=90s", timeout=120)

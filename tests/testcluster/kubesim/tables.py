@@ -169,8 +169,42 @@ KINDS = {
 }
 
 
+def _selector_text(sel):
+    if not sel:
+        return "<none>"
+    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    for e in sel.get("matchExpressions") or []:
+        op = e.get("operator")
+        vals = ",".join(e.get("values") or [])
+        parts.append({"In": f"{e.get('key')} in ({vals})", "NotIn": f"{e.get('key')} notin ({vals})",
+                      "Exists": e.get("key"), "DoesNotExist": f"!{e.get('key')}"}.get(op, e.get("key")))
+    return ",".join(parts)
+
+
+def _workload_wide(o, selector=True):
+    cs = (((o.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    out = [",".join(c.get("name", "") for c in cs), ",".join(c.get("image", "") for c in cs)]
+    return out + [_selector_text((o.get("spec") or {}).get("selector"))] if selector else out
+
+
+_WORKLOAD_WIDE = [_col("Containers", prio=1), _col("Images", prio=1), _col("Selector", prio=1)]
+# the columns `-o wide` adds (priority 1), as the server's printers define them
+WIDE = {
+    "Deployment": (_WORKLOAD_WIDE, _workload_wide),
+    "ReplicaSet": (_WORKLOAD_WIDE, _workload_wide),
+    "Job": (_WORKLOAD_WIDE, _workload_wide),
+    "StatefulSet": (_WORKLOAD_WIDE[:2], lambda o: _workload_wide(o, selector=False)),
+    "Service": ([_col("Selector", prio=1)],
+                lambda o: [",".join(f"{k}={v}" for k, v in sorted(((o.get("spec") or {}).get("selector") or {}).items()))
+                           or "<none>"]),
+}
+
+
 def table(res, items, list_meta, include="Metadata"):
     cols, rowfn = KINDS.get(res.kind, ([NAME, AGE], _generic_row))
+    if res.kind in WIDE:
+        wcols, wfn = WIDE[res.kind]
+        cols, rowfn = cols + wcols, (lambda o, base=rowfn, extra=wfn: base(o) + extra(o))
     rows = []
     for o in items:
         row = {"cells": rowfn(o)}
