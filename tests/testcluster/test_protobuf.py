@@ -89,6 +89,13 @@ def test_unknown_field_names_message_and_number():
     assert "unknown field number 99" in str(e.value) and "apps.v1.DeploymentSpec" in str(e.value)
 
 
+def test_known_field_without_a_table_is_unsupported_not_unknown():
+    # PodSpec.affinity (18) is a real field whose message has no table here: 415, naming it
+    raw = field(1, meta("d")) + field(2, field(3, field(2, field(18, b""))))
+    with pytest.raises(Unsupported, match="spec.template.spec.affinity: protobuf message core.v1.Affinity"):
+        protobuf.decode_object(envelope("apps/v1", "Deployment", raw), "apps/v1", "Deployment")
+
+
 def test_unknown_field_in_envelope():
     with pytest.raises(ProtoError, match="unknown field number 7 .* runtime.Unknown"):
         protobuf.decode_object(protobuf.MAGIC + field(7, 1), "v1", "Secret")

@@ -157,7 +157,7 @@ MESSAGES = {
     "ClientIPConfig": _t("1 timeoutSeconds i32 k"),
     "ServiceStatus": _t("1 loadBalancer LoadBalancerStatus; 2 conditions Condition r"),
     "LoadBalancerStatus": _t("1 ingress LoadBalancerIngress r"),
-    "LoadBalancerIngress": _t("1 ip str; 2 hostname str; 3 ipMode str k"),
+    "LoadBalancerIngress": _t("1 ip str; 2 hostname str; 3 ipMode str k; 4 ports PortStatus r"),
     "PodTemplateSpec": _t("1 metadata ObjectMeta; 2 spec PodSpec"),
     "PodSpec": _t("1 volumes Volume r; 2 containers Container r; 3 restartPolicy str; "
                   "4 terminationGracePeriodSeconds i64 k; 5 activeDeadlineSeconds i64 k; 6 dnsPolicy str; "
@@ -168,17 +168,24 @@ MESSAGES = {
                   "22 tolerations Toleration r; 23 hostAliases HostAlias r; 24 priorityClassName str; "
                   "25 priority i32 k; 27 shareProcessNamespace bool k; 29 runtimeClassName str k; "
                   "30 enableServiceLinks bool k; 31 preemptionPolicy str k; 32 overhead map:Quantity; "
-                  "35 setHostnameAsFQDN bool k; 37 hostUsers bool k; 41 hostnameOverride str k"),
+                  "35 setHostnameAsFQDN bool k; 37 hostUsers bool k; 41 hostnameOverride str k; "
+                  "18 affinity Affinity k; 26 dnsConfig PodDNSConfig k; 28 readinessGates PodReadinessGate r; "
+                  "33 topologySpreadConstraints TopologySpreadConstraint r; 34 ephemeralContainers EphemeralContainer r; "
+                  "36 os PodOS k; 38 schedulingGates PodSchedulingGate r; 39 resourceClaims PodResourceClaim r; "
+                  "40 resources ResourceRequirements k; 42 workloadRef WorkloadReference k"),
     "Container": _t("1 name str; 2 image str; 3 command str r; 4 args str r; 5 workingDir str; "
                     "6 ports ContainerPort r; 7 env EnvVar r; 8 resources ResourceRequirements; "
                     "9 volumeMounts VolumeMount r; 10 livenessProbe Probe k; 11 readinessProbe Probe k; "
                     "13 terminationMessagePath str; 14 imagePullPolicy str; 15 securityContext SecurityContext k; "
                     "16 stdin bool; 17 stdinOnce bool; 18 tty bool; 19 envFrom EnvFromSource r; "
-                    "20 terminationMessagePolicy str; 22 startupProbe Probe k; 24 restartPolicy str k"),
+                    "20 terminationMessagePolicy str; 22 startupProbe Probe k; 24 restartPolicy str k; "
+                    "12 lifecycle Lifecycle k; 21 volumeDevices VolumeDevice r; 23 resizePolicy ContainerResizePolicy r; "
+                    "25 restartPolicyRules ContainerRestartRule r"),
     "ContainerPort": _t("1 name str; 2 hostPort i32; 3 containerPort i32 k; 4 protocol str; 5 hostIP str"),
     "EnvVar": _t("1 name str k; 2 value str; 3 valueFrom EnvVarSource k"),
     "EnvVarSource": _t("1 fieldRef ObjectFieldSelector k; 2 resourceFieldRef ResourceFieldSelector k; "
-                       "3 configMapKeyRef ConfigMapKeySelector k; 4 secretKeyRef SecretKeySelector k"),
+                       "3 configMapKeyRef ConfigMapKeySelector k; 4 secretKeyRef SecretKeySelector k; "
+                       "5 fileKeyRef FileKeySelector k"),
     "ObjectFieldSelector": _t("1 apiVersion str; 2 fieldPath str k"),
     "ResourceFieldSelector": _t("1 containerName str; 2 resource str k; 3 divisor Quantity"),
     "ConfigMapKeySelector": _t("1 localObjectReference LocalObjectReference i; 2 key str k; 3 optional bool k"),
@@ -193,7 +200,18 @@ MESSAGES = {
     "Volume": _t("1 name str k; 2 volumeSource VolumeSource i"),
     "VolumeSource": _t("1 hostPath HostPathVolumeSource k; 2 emptyDir EmptyDirVolumeSource k; "
                        "6 secret SecretVolumeSource k; 10 persistentVolumeClaim PersistentVolumeClaimVolumeSource k; "
-                       "19 configMap ConfigMapVolumeSource k"),
+                       "19 configMap ConfigMapVolumeSource k; 3 gcePersistentDisk GCEPersistentDiskVolumeSource k; "
+                       "4 awsElasticBlockStore AWSElasticBlockStoreVolumeSource k; 5 gitRepo GitRepoVolumeSource k; "
+                       "7 nfs NFSVolumeSource k; 8 iscsi ISCSIVolumeSource k; 9 glusterfs GlusterfsVolumeSource k; "
+                       "11 rbd RBDVolumeSource k; 12 flexVolume FlexVolumeSource k; 13 cinder CinderVolumeSource k; "
+                       "14 cephfs CephFSVolumeSource k; 15 flocker FlockerVolumeSource k; "
+                       "16 downwardAPI DownwardAPIVolumeSource k; 17 fc FCVolumeSource k; "
+                       "18 azureFile AzureFileVolumeSource k; 20 vsphereVolume VsphereVirtualDiskVolumeSource k; "
+                       "21 quobyte QuobyteVolumeSource k; 22 azureDisk AzureDiskVolumeSource k; "
+                       "23 photonPersistentDisk PhotonPersistentDiskVolumeSource k; "
+                       "24 portworxVolume PortworxVolumeSource k; 25 scaleIO ScaleIOVolumeSource k; "
+                       "26 projected ProjectedVolumeSource k; 27 storageos StorageOSVolumeSource k; "
+                       "28 csi CSIVolumeSource k; 29 ephemeral EphemeralVolumeSource k; 30 image ImageVolumeSource k"),
     "HostPathVolumeSource": _t("1 path str k; 2 type str k"),
     "EmptyDirVolumeSource": _t("1 medium str; 2 sizeLimit Quantity k"),
     "SecretVolumeSource": _t("1 secretName str; 2 items KeyToPath r; 3 defaultMode i32 k; 4 optional bool k"),
@@ -203,18 +221,29 @@ MESSAGES = {
     "KeyToPath": _t("1 key str k; 2 path str k; 3 mode i32 k"),
     "Probe": _t("1 handler ProbeHandler i; 2 initialDelaySeconds i32; 3 timeoutSeconds i32; 4 periodSeconds i32; "
                 "5 successThreshold i32; 6 failureThreshold i32; 7 terminationGracePeriodSeconds i64 k"),
-    "ProbeHandler": _t("1 exec ExecAction k; 2 httpGet HTTPGetAction k; 3 tcpSocket TCPSocketAction k"),
+    "ProbeHandler": _t("1 exec ExecAction k; 2 httpGet HTTPGetAction k; 3 tcpSocket TCPSocketAction k; "
+                       "4 grpc GRPCAction k"),
+    "GRPCAction": _t("1 port i32 k; 2 service str k"),
     "ExecAction": _t("1 command str r"),
     "HTTPGetAction": _t("1 path str; 2 port IntOrString k; 3 host str; 4 scheme str; 5 httpHeaders HTTPHeader r"),
     "HTTPHeader": _t("1 name str k; 2 value str k"),
     "TCPSocketAction": _t("1 port IntOrString k; 2 host str"),
     "SecurityContext": _t("1 capabilities Capabilities k; 2 privileged bool k; 4 runAsUser i64 k; "
                           "5 runAsNonRoot bool k; 6 readOnlyRootFilesystem bool k; 7 allowPrivilegeEscalation bool k; "
-                          "8 runAsGroup i64 k; 9 procMount str k"),
+                          "8 runAsGroup i64 k; 9 procMount str k; 3 seLinuxOptions SELinuxOptions k; "
+                          "10 windowsOptions WindowsSecurityContextOptions k; 11 seccompProfile SeccompProfile k; "
+                          "12 appArmorProfile AppArmorProfile k"),
+    "SELinuxOptions": _t("1 user str; 2 role str; 3 type str; 4 level str"),
+    "SeccompProfile": _t("1 type str k; 2 localhostProfile str k"),
+    "AppArmorProfile": _t("1 type str k; 2 localhostProfile str k"),
+    "Sysctl": _t("1 name str k; 2 value str k"),
+    "PodOS": _t("1 name str k"),
     "Capabilities": _t("1 add str r; 2 drop str r"),
     "PodSecurityContext": _t("2 runAsUser i64 k; 3 runAsNonRoot bool k; 4 supplementalGroups i64 r; 5 fsGroup i64 k; "
                              "6 runAsGroup i64 k; 9 fsGroupChangePolicy str k; 12 supplementalGroupsPolicy str k; "
-                             "13 seLinuxChangePolicy str k"),
+                             "13 seLinuxChangePolicy str k; 1 seLinuxOptions SELinuxOptions k; 7 sysctls Sysctl r; "
+                             "8 windowsOptions WindowsSecurityContextOptions k; 10 seccompProfile SeccompProfile k; "
+                             "11 appArmorProfile AppArmorProfile k"),
     "Toleration": _t("1 key str; 2 operator str; 3 value str; 4 effect str; 5 tolerationSeconds i64 k"),
     "HostAlias": _t("1 ip str k; 2 hostnames str r"),
     # apps.v1
@@ -235,10 +264,10 @@ MESSAGES = {
                   "5 manualSelector bool k; 6 template PodTemplateSpec; 7 backoffLimit i32 k; "
                   "8 ttlSecondsAfterFinished i32 k; 9 completionMode str k; 10 suspend bool k; "
                   "12 backoffLimitPerIndex i32 k; 13 maxFailedIndexes i32 k; 14 podReplacementPolicy str k; "
-                  "15 managedBy str k"),
+                  "15 managedBy str k; 11 podFailurePolicy PodFailurePolicy k; 16 successPolicy SuccessPolicy k"),
     "JobStatus": _t("1 conditions JobCondition r; 2 startTime Time; 3 completionTime Time; 4 active i32; "
                     "5 succeeded i32; 6 failed i32; 7 completedIndexes str; 9 ready i32 k; 10 failedIndexes str k; "
-                    "11 terminating i32 k"),
+                    "11 terminating i32 k; 8 uncountedTerminatedPods UncountedTerminatedPods k"),
     "JobCondition": _t("1 type str k; 2 status str k; 3 lastProbeTime Time; 4 lastTransitionTime Time; "
                        "5 reason str; 6 message str"),
     "CronJob": _t("1 metadata ObjectMeta; 2 spec CronJobSpec; 3 status CronJobStatus"),
