@@ -213,7 +213,7 @@ void sleep_cancellable(std::chrono::milliseconds delay, const CancelToken& cance
 
 }  // namespace
 
-Error curl_error(int curl_code, const std::string& what, const char* detail) {
+Error curl_error(int curl_code, const std::string& what, const char* detail, std::string_view tls_hint) {
   auto code = static_cast<CURLcode>(curl_code);
   std::string message = what + ": " + curl_easy_strerror(code);
   if (detail != nullptr && *detail != '\0') message += std::string(" (") + detail + ")";
@@ -226,9 +226,9 @@ Error curl_error(int curl_code, const std::string& what, const char* detail) {
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CONNECT_ERROR:
-      return Error(Errc::network, message +
-                                      "; check the CA bundle (ca_file) and client certificate, or mark the host "
-                                      "as an insecure registry if it has no valid certificate");
+      return Error(Errc::network, message + "; " +
+                                      (tls_hint.empty() ? std::string("check the CA certificates and the client certificate")
+                                                        : std::string(tls_hint)));
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
       return Error(Errc::invalid_argument, message);
@@ -444,7 +444,7 @@ bool Session::proxy_refused(CURL* easy) {
 }
 
 Error Session::transfer_error(CURL* easy, int curl_code, const std::string& what, const char* detail) const {
-  auto error = curl_error(curl_code, what, detail);
+  auto error = curl_error(curl_code, what, detail, options_.tls.failure_hint);
   std::string text = error.what();
   auto code = error.code();
   auto rc = static_cast<CURLcode>(curl_code);

@@ -127,6 +127,10 @@ struct TlsOptions {
   // header stays the URL's (kubeconfig tls-server-name, client-go's
   // tls.Config.ServerName). Applies to every https URL of the session.
   std::string server_name;
+  // What a failed handshake's error tells the user to check, in the words of
+  // the caller's configuration (registry options, kubeconfig fields).
+  // Empty: a generic hint.
+  std::string failure_hint;
 };
 
 struct SessionOptions {
@@ -204,6 +208,6 @@ class Session {
 
 // Converts a curl error into a kiln error code + message mentioning `what`
 // (e.g. "GET https://host/v2/"): never includes headers or bodies.
-Error curl_error(int curl_code, const std::string& what, const char* detail = nullptr);
+Error curl_error(int curl_code, const std::string& what, const char* detail = nullptr, std::string_view tls_hint = {});
 
 }  // namespace kiln::http

@@ -88,6 +88,10 @@ http::SessionOptions Client::Impl::session_options(bool streaming, const Request
   // every connection (REST, streams, exec, the service proxy transport)
   // goes through proxy-url, which NO_PROXY does not override.
   so.tls.server_name = config.tls_server_name;
+  so.tls.failure_hint = fmt::format(
+      "check certificate-authority(-data), client-certificate(-data) and tls-server-name of {} "
+      "(insecure-skip-tls-verify only for a cluster without a valid certificate)",
+      config.origin);
   so.proxy = config.proxy_url;
   if (config.server.rfind("http://", 0) == 0) so.insecure_hosts.push_back(http::url_authority(config.server));
   so.connect_timeout_ms = options.connect_timeout_ms;

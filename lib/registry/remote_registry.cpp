@@ -78,6 +78,9 @@ RemoteRegistry::RemoteRegistry(const std::string& host, const RegistryOptions& o
   so.tls.ca_file = t.ca_file;
   so.tls.client_cert_file = t.client_cert_file;
   so.tls.client_key_file = t.client_key_file;
+  so.tls.failure_hint =
+      "check the CA bundle (ca_file) and client certificate, or mark the host as an insecure registry if it has no "
+      "valid certificate";
   so.connect_timeout_ms = t.connect_timeout_ms;
   so.low_speed_timeout_s = t.low_speed_timeout_s;
   so.max_retries = t.max_retries;

@@ -345,6 +345,9 @@ TEST_CASE("tls-server-name: a name the certificate lacks fails verification, eve
     CHECK(e.code() == Errc::network);
     CHECK(text.find("not-in-the-cert.example") != std::string::npos);
     CHECK(text.find("tls-server-name") != std::string::npos);
+    // The hint speaks of kubeconfig fields, not of registry options.
+    CHECK(text.find("certificate-authority") != std::string::npos);
+    CHECK(text.find("insecure registry") == std::string::npos);
   }
 }
 

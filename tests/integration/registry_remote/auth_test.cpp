@@ -75,6 +75,7 @@ TEST_CASE("TLS: verified with the test CA; refused without it, with an error tha
   } catch (const kiln::Error& e) {
     CHECK(e.code() == kiln::Errc::network);
     CHECK(std::string(e.what()).find("CA") != std::string::npos);
+    CHECK(std::string(e.what()).find("insecure registry") != std::string::npos);
   }
   // Marked insecure: TLS without verification (like docker's insecure-registries).
   kiln::RegistryOptions insecure;
