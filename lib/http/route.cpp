@@ -9,23 +9,14 @@
 #include <memory>
 
 #include "http/url.hpp"
+#include "http/curl_url.hpp"
 #include "kiln/error.hpp"
 
 namespace kiln::http {
 namespace {
 
-struct UrlDeleter {
-  void operator()(CURLU* u) const { curl_url_cleanup(u); }
-};
-using UrlHandle = std::unique_ptr<CURLU, UrlDeleter>;
-
-std::string get_part(CURLU* u, CURLUPart part, unsigned flags = 0) {
-  char* value = nullptr;
-  if (curl_url_get(u, part, &value, flags) != CURLUE_OK || value == nullptr) return {};
-  std::string out(value);
-  curl_free(value);
-  return out;
-}
+using curlu::get_part;
+using UrlHandle = curlu::Handle;
 
 std::string lower(std::string_view s) {
   std::string out(s);
