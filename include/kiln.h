@@ -235,9 +235,10 @@ KILN_EXPORT int kiln_registry_copy(const char *source, const char *destination, 
 
 /* ==== build context (issue 3) =========================================== */
 /*
- * A kiln_context is a directory about to be sent to a builder: the files
- * `docker build` would send (after .dockerignore, with Docker's exact rules),
- * their content version and the tar stream. See docs/build-context.md.
+ * A kiln_context is a directory (or a tar archive, or files in memory: see
+ * below) about to be sent to a builder: the files `docker build` would send
+ * (after .dockerignore, with Docker's exact rules), their content version
+ * and the tar stream. See docs/build-context.md.
  *
  * Options (JSON object, every field optional; an unknown field or a wrong
  * type is KILN_EINVAL naming it):
@@ -300,6 +301,79 @@ typedef int (*kiln_write_cb)(const void *data, size_t size, void *payload);
 KILN_EXPORT int kiln_context_write_cb(kiln_context *context, kiln_write_cb write, void *write_payload,
                                       const char *tar_options_json, kiln_event_cb callback, void *payload,
                                       kiln_cancel *cancel, kiln_error **err);
+
+/* ---- tarball and in-memory contexts ------------------------------------ */
+/*
+ * The same tree given as a tar archive or as files in memory. Every
+ * kiln_context_* function above works on these handles unchanged and gives
+ * the entries, version and stream a directory with the same files gives
+ * (its .dockerignore applies; paths, types, the executable bit and contents
+ * decide the version, mtimes do not). Differences: kiln_context_rescan does
+ * nothing (the content cannot change), the options have no "statCache" or
+ * "threads", the Dockerfile must be a relative path inside the context, and
+ * kiln_context_files leaves out "ignorePatterns" (the patterns still apply;
+ * the C++ classes do not report them yet).
+ *
+ * Tarball options (JSON object, optional): {"dockerfile": "Dockerfile",
+ *   "maxBytes": 4294967296} (uncompressed archive size limit).
+ * A plain or gzip'd archive (detected by its magic bytes), e.g. made by
+ * `tar -cf - -C DIR .`; hard links become regular files, devices and FIFOs
+ * are skipped with a "warning" event. The archive is read into memory.
+ * Errors: missing file KILN_ENOTFOUND; a corrupt or truncated archive, a
+ * member leaving the context ("..", absolute) KILN_EINVAL naming the
+ * member; beyond maxBytes KILN_ETOOLARGE; missing Dockerfile KILN_ENOTFOUND.
+ * *out: owned by the caller (kiln_context_free).
+ */
+KILN_EXPORT int kiln_context_open_tarball(const char *path, const char *options_json, kiln_context **out,
+                                          kiln_error **err);
+/* As kiln_context_open_tarball from `size` bytes at `data` (NULL only when
+ * size is 0), which are copied: the caller may free them on return. */
+KILN_EXPORT int kiln_context_open_tarball_data(const void *data, size_t size, const char *options_json,
+                                               kiln_context **out, kiln_error **err);
+
+/*
+ * kiln_files collects files for an in-memory context:
+ *
+ *   kiln_files *f = kiln_files_new();
+ *   kiln_files_add(f, "Dockerfile", text, strlen(text), 0644, 0, &err);
+ *   kiln_files_add_symlink(f, "latest", "v1/app", 0, &err);
+ *   kiln_context_open_files(f, NULL, &ctx, &err);
+ *   kiln_files_free(f);
+ *
+ * Paths are relative and '/'-separated; parent directories are implied
+ * (mode 0755, mtime 0) unless added with kiln_files_add_dir. Adding a path
+ * again replaces the earlier file. Every add copies `path` and the bytes
+ * (or link target): the caller's buffers are borrowed only for the call.
+ * Paths are checked when the context is opened: an absolute path, one
+ * leaving the context (".."), one that is not UTF-8, or a file below a
+ * file is KILN_EINVAL naming the path. `mode` is permission bits (at most
+ * 07777, else KILN_EINVAL); `mtime` is seconds since the epoch, sent in the
+ * tar (not part of the version).
+ * A kiln_files is not safe to use from several threads at once (unlike
+ * handles); the caller serialises. It stays owned by the caller and
+ * unchanged by kiln_context_open_files, so it may be opened again, added to
+ * and opened again, or freed at once.
+ */
+typedef struct kiln_files kiln_files;
+
+/* An empty set; NULL only when out of memory. Free with kiln_files_free. */
+KILN_EXPORT kiln_files *kiln_files_new(void);
+/* NULL-safe. Contexts opened from it stay valid (they hold copies). */
+KILN_EXPORT void kiln_files_free(kiln_files *files);
+/* A regular file of `size` bytes at `data` (NULL only when size is 0). */
+KILN_EXPORT int kiln_files_add(kiln_files *files, const char *path, const void *data, size_t size, unsigned mode,
+                               int64_t mtime, kiln_error **err);
+/* A symlink to `target` (sent verbatim, never followed; not empty). */
+KILN_EXPORT int kiln_files_add_symlink(kiln_files *files, const char *path, const char *target, int64_t mtime,
+                                       kiln_error **err);
+/* A directory (sent even when empty). */
+KILN_EXPORT int kiln_files_add_dir(kiln_files *files, const char *path, unsigned mode, int64_t mtime,
+                                   kiln_error **err);
+/* Opens a context over a copy of `files`. Options (JSON object, optional):
+ * {"dockerfile": "Dockerfile"} (a path among the files; missing:
+ * KILN_ENOTFOUND). *out: owned by the caller (kiln_context_free). */
+KILN_EXPORT int kiln_context_open_files(const kiln_files *files, const char *options_json, kiln_context **out,
+                                        kiln_error **err);
 /* ==== end build context ================================================= */
 
 /* ==== kubernetes (issue 4) ============================================== */
