@@ -93,13 +93,22 @@ struct Item {
   bool present = false;  // not ignored (sent, descended, or an error here)
   bool emit = false;     // part of the output (else only descended)
   Node* sub = nullptr;   // the directory's own listing, when descended
-  std::exception_ptr error;
-  std::string warning;   // a skipped special file
-  HexDigest hash{};
+  // Rare: kept out of line so that an item of a 100k-file tree stays small.
+  struct Problem {
+    std::exception_ptr error;
+    std::string warning;  // a skipped special file
+  };
+  std::unique_ptr<Problem> problem;
+  std::exception_ptr error() const { return problem ? problem->error : nullptr; }
+  void set_error(std::exception_ptr e) {
+    if (!problem) problem = std::make_unique<Problem>();
+    problem->error = std::move(e);
+  }
 };
 
 struct Node {
   std::vector<Item> items;
+  std::vector<HexDigest> hashes;  // in step with items, when hashing
   std::exception_ptr error;  // the directory itself could not be read
 };
 
@@ -274,6 +283,7 @@ class Walker {
     std::sort(children.begin(), children.end(), [](const Child& a, const Child& b) { return a.name < b.name; });
     // Sized once: tasks write their own slice.
     node.items.resize(children.size());
+    if (hash_) node.hashes.resize(children.size());
     for (std::size_t begin = kChunk; begin < children.size(); begin += kChunk) {
       push(Task{&node, {}, {}, 0, handle, begin, std::min(children.size(), begin + kChunk)});
     }
@@ -298,7 +308,7 @@ class Walker {
       auto fail = [&](Error error) {
         item.present = true;
         item.emit = false;
-        item.error = std::make_exception_ptr(std::move(error));
+        item.set_error(std::make_exception_ptr(std::move(error)));
       };
       std::size_t full_size = request_.root.size() + 1 + rel.size();
       if (full_size >= PATH_MAX) {
@@ -393,7 +403,9 @@ class Walker {
       } else if (is_dir) {
         w.entry.type = EntryType::directory;
       } else {
-        item.warning = "skipped special file (socket, fifo or device) '" + printable(rel) + "': it is not sent";
+        item.problem = std::make_unique<Item::Problem>();
+        item.problem->warning =
+            "skipped special file (socket, fifo or device) '" + printable(rel) + "': it is not sent";
         w.entry.path = std::move(rel);
         continue;
       }
@@ -417,9 +429,9 @@ class Walker {
             fd = ::openat(dir.fd(), child.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
             if (fd < 0) throw_open_error(w.entry.path, errno);
           }
-          item.hash = hasher.of_fd(fd, w.entry.path, w.entry.size, cancel_);
+          node.hashes[i] = hasher.of_fd(fd, w.entry.path, w.entry.size, cancel_);
         } catch (const Error&) {
-          item.error = std::current_exception();
+          item.set_error(std::current_exception());
         }
       }
     }
@@ -457,19 +469,23 @@ class Walker {
     while (!stack.empty()) {
       auto& [node, next] = stack.back();
       if (next == node->items.size()) {
+        // Its entries have moved to the output: free the listing now, so
+        // that the peak is not the tree twice.
+        std::vector<Item>().swap(node->items);
+        std::vector<HexDigest>().swap(node->hashes);
         stack.pop_back();
         continue;
       }
       Item& item = node->items[next++];
       if (!item.present) continue;
-      if (item.error) std::rethrow_exception(item.error);
-      if (!item.warning.empty()) {
-        emit(events, "warning", {{"message", item.warning}, {"path", printable(item.w.entry.path)}});
+      if (item.error()) std::rethrow_exception(item.error());
+      if (item.problem && !item.problem->warning.empty()) {
+        emit(events, "warning", {{"message", item.problem->warning}, {"path", printable(item.w.entry.path)}});
         continue;
       }
       if (item.emit) {
         out.push_back(std::move(item.w));
-        if (hashes) hashes->push_back(item.hash);
+        if (hashes) hashes->push_back(node->hashes.empty() ? HexDigest{} : node->hashes[next - 1]);
       }
       if (item.sub) {
         if (item.sub->error) std::rethrow_exception(item.sub->error);
