@@ -3,6 +3,7 @@ Run with /usr/bin/python3; KILN_LIBRARY names the built libkiln.so.0."""
 import io
 import os
 import pathlib
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -11,7 +12,7 @@ import unittest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import kiln  # noqa: E402
-from kiln.context import Context  # noqa: E402
+from kiln.context import Context, Directory, Symlink  # noqa: E402
 
 
 def make_tree(root):
@@ -158,6 +159,124 @@ class ContextTest(unittest.TestCase):
             with self.assertRaises(kiln.KilnError) as e:
                 ctx.write(io.BytesIO(), gzip_level=12)
             self.assertIn("gzipLevel", e.exception.message)
+
+
+def tree_as_files():
+    """make_tree's files for Context.from_files."""
+    return {
+        "Dockerfile": "FROM scratch\nCOPY . /ctx/\n",
+        "src/app.py": b"print('hi')\n",
+        "run.sh": (b"#!/bin/sh\n", 0o755),
+        "node_modules/x/i.js": (b"x", 0o644, 1_600_000_000),
+        ".dockerignore": b"node_modules\n.dockerignore\n",
+        "link": Symlink("src/app.py"),
+    }
+
+
+class TarballAndMemoryContextTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="kiln-py-kinds-")
+        self.root = os.path.join(self.tmp.name, "tree")
+        os.mkdir(self.root)
+        make_tree(self.root)
+        self.archive = os.path.join(self.tmp.name, "ctx.tar.gz")
+        # GNU tar, as a user would make it; Python's tarfile is the second maker.
+        subprocess.run(["tar", "-czf", self.archive, "-C", self.root, "."], check=True)
+        with Context(self.root) as ctx:
+            self.entries = [(e["path"], e["type"], e["mode"]) for e in ctx.iter_files()]
+            self.version = ctx.version(build_args={"A": "1"})["version"]
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def check_same_as_directory(self, ctx):
+        self.assertEqual([(e["path"], e["type"], e["mode"]) for e in ctx.iter_files()], self.entries)
+        self.assertEqual(ctx.version(build_args={"A": "1"})["version"], self.version)
+
+    def test_tarball_from_path_bytes_and_python_tarfile(self):
+        with Context.from_tarball(self.archive) as ctx:
+            self.check_same_as_directory(ctx)
+            self.assertEqual(ctx.files()["dockerfile"], "Dockerfile")
+            ctx.rescan()  # nothing to forget
+            self.check_same_as_directory(ctx)
+        with Context.from_tarball(pathlib.Path(self.archive)) as ctx:
+            self.check_same_as_directory(ctx)
+        data = bytearray(pathlib.Path(self.archive).read_bytes())
+        with Context.from_tarball(data) as ctx:
+            data[:] = b"\0" * len(data)  # copied: the caller's buffer is free again
+            self.check_same_as_directory(ctx)
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+            t.add(self.root, arcname=".")
+        with Context.from_tarball(buf.getvalue()) as ctx:
+            self.check_same_as_directory(ctx)
+
+    def test_tarball_bad_input(self):
+        data = pathlib.Path(self.archive).read_bytes()
+        with self.assertRaises(kiln.KilnError) as e:
+            Context.from_tarball(data[: len(data) // 2])
+        self.assertEqual(e.exception.name, "invalid_argument")
+        self.assertIn("truncated", e.exception.message)
+        with self.assertRaises(kiln.KilnError) as e:
+            Context.from_tarball(b"this is not a tar archive" * 40)
+        self.assertEqual(e.exception.name, "invalid_argument")
+        self.assertIn("tar", e.exception.message)
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as t:
+            info = tarfile.TarInfo("../escape")
+            info.size = 1
+            t.addfile(info, io.BytesIO(b"x"))
+        with self.assertRaises(kiln.KilnError) as e:
+            Context.from_tarball(buf.getvalue())
+        self.assertIn("../escape", e.exception.message)
+        with self.assertRaises(kiln.KilnError) as e:
+            Context.from_tarball(os.path.join(self.tmp.name, "missing.tar"))
+        self.assertEqual(e.exception.name, "not_found")
+        self.assertIn("missing.tar", e.exception.message)
+        with self.assertRaises(kiln.KilnError) as e:
+            Context.from_tarball(self.archive, max_bytes=100)
+        self.assertEqual(e.exception.name, "too_large")
+        with self.assertRaises(kiln.KilnError) as e:
+            Context.from_tarball(self.archive, dockerfile="src/Dockerfile")
+        self.assertEqual(e.exception.name, "not_found")
+        self.assertIn("src/Dockerfile", e.exception.message)
+
+    def test_files_in_memory(self):
+        with Context.from_files(tree_as_files()) as ctx:
+            self.check_same_as_directory(ctx)
+            names = tarfile.open(fileobj=io.BytesIO(ctx.tar_bytes())).getnames()
+            self.assertEqual(names, [".dockerignore", "Dockerfile", "link", "run.sh", "src", "src/app.py"])
+        files = tree_as_files()
+        files["empty"] = Directory(0o700)
+        files["Dockerfile.dev"] = "FROM scratch\n"
+        with Context.from_files(files, dockerfile="Dockerfile.dev") as ctx:
+            doc = ctx.files()
+            self.assertEqual(doc["dockerfile"], "Dockerfile.dev")
+            empty = [e for e in doc["entries"] if e["path"] == "empty"]
+            self.assertEqual([(e["type"], e["mode"]) for e in empty], [("dir", 0o700)])
+            with tarfile.open(fileobj=io.BytesIO(ctx.tar_bytes(gzip=True))) as t:
+                self.assertTrue(t.getmember("empty").isdir())
+                self.assertEqual(t.extractfile("run.sh").read(), b"#!/bin/sh\n")
+                self.assertEqual(t.getmember("run.sh").mode, 0o755)
+
+    def test_files_bad_input_names_the_path(self):
+        for bad in ("../evil", "/etc/passwd", "a/../../evil"):
+            files = tree_as_files()
+            files[bad] = b"x"
+            with self.assertRaises(kiln.KilnError) as e:
+                Context.from_files(files)
+            self.assertEqual(e.exception.name, "invalid_argument")
+            self.assertIn(bad, e.exception.message)
+        with self.assertRaises(kiln.KilnError) as e:
+            Context.from_files({"app": b"x"})
+        self.assertEqual(e.exception.name, "not_found")
+        with self.assertRaises(kiln.KilnError) as e:
+            Context.from_files({"Dockerfile": (b"x", 0o100644)})
+        self.assertIn("'Dockerfile'", e.exception.message)
+        with self.assertRaises(TypeError):
+            Context.from_files({"Dockerfile": 42})
+        with self.assertRaises(TypeError):
+            Context.from_files({"Dockerfile": (b"x",)})
 
 
 if __name__ == "__main__":
