@@ -46,6 +46,49 @@ impl Context {
             .ok_or_else(|| Error::local(Code::INTERNAL, "kiln_context_open succeeded without a handle"))
     }
 
+    /// Opens a tar archive (plain or gzip'd, detected) as a context: its
+    /// .dockerignore applies and the same tree gives a directory's entries
+    /// and version. `options_json`: `{"dockerfile": ..., "maxBytes": n}`.
+    /// A corrupt archive or a member leaving the context is [`Code::INVALID`]
+    /// naming it.
+    pub fn open_tarball(path: &Path, options_json: Option<&str>) -> Result<Context> {
+        let path = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| Error::local(Code::INVALID, format!("path {path:?} contains a NUL byte")))?;
+        Context::open_with("kiln_context_open_tarball", options_json, |options, out, err| unsafe {
+            ffi::kiln_context_open_tarball(path.as_ptr(), options, out, err)
+        })
+    }
+
+    /// As [`Context::open_tarball`] over the archive's bytes, which kiln copies.
+    pub fn open_tarball_bytes(data: &[u8], options_json: Option<&str>) -> Result<Context> {
+        Context::open_with("kiln_context_open_tarball_data", options_json, |options, out, err| unsafe {
+            ffi::kiln_context_open_tarball_data(data.as_ptr().cast(), data.len(), options, out, err)
+        })
+    }
+
+    /// Opens a copy of `files` as a context; `files` stays usable.
+    /// `options_json`: `{"dockerfile": ...}`. A bad path (absolute, "..",
+    /// below a file) is [`Code::INVALID`] naming it.
+    pub fn open_files(files: &Files, options_json: Option<&str>) -> Result<Context> {
+        Context::open_with("kiln_context_open_files", options_json, |options, out, err| unsafe {
+            ffi::kiln_context_open_files(files.0.as_ptr(), options, out, err)
+        })
+    }
+
+    fn open_with(
+        what: &str,
+        options_json: Option<&str>,
+        open: impl FnOnce(*const std::os::raw::c_char, *mut *mut ffi::kiln_context, *mut *mut ffi::kiln_error) -> i32,
+    ) -> Result<Context> {
+        let options = optional_cstring("options", options_json)?;
+        let mut out = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        unsafe { Error::check(open(ptr_of(&options), &mut out, &mut err), err)? };
+        NonNull::new(out)
+            .map(Context)
+            .ok_or_else(|| Error::local(Code::INTERNAL, format!("{what} succeeded without a handle")))
+    }
+
     fn p(&self) -> *mut ffi::kiln_context {
         self.0.as_ptr()
     }
@@ -161,5 +204,74 @@ impl Context {
             Error::check(rc, err)
         };
         callbacks.finish(result)
+    }
+}
+
+/// Files for an in-memory context ([`Context::open_files`]): relative
+/// '/'-separated paths, parents implied. Paths are checked when the context
+/// is opened. Every add copies its arguments; adding a path again replaces it.
+pub struct Files(NonNull<ffi::kiln_files>);
+
+// One owner at a time may add (`&mut`); kiln.h does not promise more.
+unsafe impl Send for Files {}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        unsafe { ffi::kiln_files_free(self.0.as_ptr()) }
+    }
+}
+
+impl Default for Files {
+    fn default() -> Self {
+        Files::new()
+    }
+}
+
+impl Files {
+    /// An empty set. Panics only when out of memory, like `Vec::new` growing.
+    pub fn new() -> Files {
+        Files(NonNull::new(unsafe { ffi::kiln_files_new() }).expect("kiln_files_new: out of memory"))
+    }
+
+    /// A regular file; `mode` is permission bits (at most 0o7777).
+    pub fn add(&mut self, path: &str, data: &[u8], mode: u32, mtime: i64) -> Result<&mut Files> {
+        let path = crate::cstring("path", path)?;
+        let mut err = ptr::null_mut();
+        unsafe {
+            let rc = ffi::kiln_files_add(
+                self.0.as_ptr(),
+                path.as_ptr(),
+                data.as_ptr().cast(),
+                data.len(),
+                mode,
+                mtime,
+                &mut err,
+            );
+            Error::check(rc, err)?;
+        }
+        Ok(self)
+    }
+
+    /// A symlink to `target` (sent verbatim, never followed).
+    pub fn add_symlink(&mut self, path: &str, target: &str, mtime: i64) -> Result<&mut Files> {
+        let path = crate::cstring("path", path)?;
+        let target = crate::cstring("symlink target", target)?;
+        let mut err = ptr::null_mut();
+        unsafe {
+            let rc = ffi::kiln_files_add_symlink(self.0.as_ptr(), path.as_ptr(), target.as_ptr(), mtime, &mut err);
+            Error::check(rc, err)?;
+        }
+        Ok(self)
+    }
+
+    /// A directory, sent even when empty.
+    pub fn add_dir(&mut self, path: &str, mode: u32, mtime: i64) -> Result<&mut Files> {
+        let path = crate::cstring("path", path)?;
+        let mut err = ptr::null_mut();
+        unsafe {
+            let rc = ffi::kiln_files_add_dir(self.0.as_ptr(), path.as_ptr(), mode, mtime, &mut err);
+            Error::check(rc, err)?;
+        }
+        Ok(self)
     }
 }

@@ -2,7 +2,7 @@
 //! with include/kiln.h; only what the safe wrappers use is declared.
 #![allow(non_camel_case_types)]
 
-use std::os::raw::{c_char, c_int, c_void};
+use std::os::raw::{c_char, c_int, c_uint, c_void};
 
 macro_rules! opaque {
     ($($name:ident),*) => {$(
@@ -175,6 +175,55 @@ extern "C" {
         callback: kiln_event_cb,
         payload: *mut c_void,
         cancel: *mut kiln_cancel,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+}
+
+opaque!(kiln_files);
+
+extern "C" {
+    pub fn kiln_context_open_tarball(
+        path: *const c_char,
+        options_json: *const c_char,
+        out: *mut *mut kiln_context,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_context_open_tarball_data(
+        data: *const c_void,
+        size: usize,
+        options_json: *const c_char,
+        out: *mut *mut kiln_context,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_files_new() -> *mut kiln_files;
+    pub fn kiln_files_free(files: *mut kiln_files);
+    pub fn kiln_files_add(
+        files: *mut kiln_files,
+        path: *const c_char,
+        data: *const c_void,
+        size: usize,
+        mode: c_uint,
+        mtime: i64,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_files_add_symlink(
+        files: *mut kiln_files,
+        path: *const c_char,
+        target: *const c_char,
+        mtime: i64,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_files_add_dir(
+        files: *mut kiln_files,
+        path: *const c_char,
+        mode: c_uint,
+        mtime: i64,
+        err: *mut *mut kiln_error,
+    ) -> c_int;
+    pub fn kiln_context_open_files(
+        files: *const kiln_files,
+        options_json: *const c_char,
+        out: *mut *mut kiln_context,
         err: *mut *mut kiln_error,
     ) -> c_int;
 }

@@ -45,7 +45,7 @@ mod kube;
 mod kube_stream;
 mod registry;
 
-pub use context::Context;
+pub use context::{Context, Files};
 pub use error::{Code, Error, Result};
 pub use kube::{ExecOutput, Kube};
 pub use kube_stream::{LogLine, EXEC_MAX_OUTPUT};
