@@ -99,7 +99,7 @@ struct ContextOptions {
   // A file the host tool chooses (e.g. under its cache directory); empty
   // disables the stat cache. Written atomically; a corrupt file is ignored.
   std::string stat_cache_path;
-  unsigned threads = 0;  // hashing threads; 0 = one per core
+  unsigned threads = 0;  // threads that walk, stat and hash; 0 = one per core
 };
 
 // A source of build input. An instance caches its walk and is not safe to
