@@ -185,6 +185,9 @@ class MemoryContext final : public BuildContext {
   void write_tar(ByteSink& sink, const TarOptions& options = {}, const EventSink& events = {},
                  const CancelToken& cancel = {}) override;
 
+  // The patterns in effect, after Docker's normalisation, in file order.
+  const std::vector<std::string>& ignore_patterns() const;
+
   struct Impl;
 
  private:
@@ -218,6 +221,9 @@ class TarballContext final : public BuildContext {
                          const CancelToken& cancel = {}) override;
   void write_tar(ByteSink& sink, const TarOptions& options = {}, const EventSink& events = {},
                  const CancelToken& cancel = {}) override;
+
+  // The patterns in effect, after Docker's normalisation, in file order.
+  const std::vector<std::string>& ignore_patterns() const;
 
  private:
   TarballContext() = default;

@@ -213,6 +213,7 @@ MemoryContext::MemoryContext(std::map<std::string, MemoryFile> files, std::strin
 MemoryContext::~MemoryContext() = default;
 
 const std::string& MemoryContext::dockerfile() const { return impl_->dockerfile; }
+const std::vector<std::string>& MemoryContext::ignore_patterns() const { return impl_->patterns; }
 
 const std::vector<ContextEntry>& MemoryContext::entries(const EventSink&, const CancelToken& cancel) {
   const auto& walked = impl_->walked_entries(cancel);

@@ -126,6 +126,7 @@ TarballContext::TarballContext(TarballContext&&) noexcept = default;
 TarballContext& TarballContext::operator=(TarballContext&&) noexcept = default;
 
 const std::string& TarballContext::dockerfile() const { return memory_->dockerfile(); }
+const std::vector<std::string>& TarballContext::ignore_patterns() const { return memory_->ignore_patterns(); }
 
 const std::vector<ContextEntry>& TarballContext::entries(const EventSink& events, const CancelToken& cancel) {
   for (const auto& path : skipped_) {

@@ -124,6 +124,7 @@ TEST_CASE("a tarball made by GNU tar has the directory's entries, version and st
     }
     kiln::TarballContext tarball(archive);
     CHECK(tarball.dockerfile() == "Dockerfile");
+    CHECK(tarball.ignore_patterns() == disk.ignore_patterns());
     CHECK(flat(tarball) == disk_entries);
     kiln::ContentVersion v = tarball.version(inputs);
     CHECK(v.digest == disk_version.digest);
