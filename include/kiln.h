@@ -269,11 +269,11 @@ KILN_EXPORT void kiln_context_free(kiln_context *context);
 KILN_EXPORT void kiln_context_rescan(kiln_context *context);
 
 /* The entries sent, in stream order, as JSON: {"dockerfile": "<path in the
- * stream>", "ignorePatterns"?: [...], "entries": [{"path", "type":
+ * stream>", "ignorePatterns": [...], "entries": [{"path", "type":
  * "file"|"dir"|"symlink", "mode", "size", "mtime", "linkTarget"?, "forced"}]}
  * ("forced": ignored by the patterns but sent, as Docker sends the
- * Dockerfile and .dockerignore; "ignorePatterns": the normalised patterns,
- * present when the context's kind reports them, always for a directory).
+ * Dockerfile and .dockerignore; "ignorePatterns": the normalised patterns
+ * in file order, for every kind of context).
  * `callback`, `payload`, `cancel` may be NULL.
  * *files_json: caller frees with kiln_free. */
 KILN_EXPORT int kiln_context_files(kiln_context *context, kiln_event_cb callback, void *payload, kiln_cancel *cancel,
@@ -312,9 +312,7 @@ KILN_EXPORT int kiln_context_write_cb(kiln_context *context, kiln_write_cb write
  * (its .dockerignore applies; paths, types, the executable bit and contents
  * decide the version, mtimes do not). Differences: kiln_context_rescan does
  * nothing (the content cannot change), the options have no "statCache" or
- * "threads", the Dockerfile must be a relative path inside the context, and
- * kiln_context_files may leave out "ignorePatterns" (the patterns still
- * apply; today's tarball and in-memory classes do not report them).
+ * "threads", and the Dockerfile must be a relative path inside the context.
  *
  * Tarball options (JSON object, optional): {"dockerfile": "Dockerfile",
  *   "maxBytes": 4294967296} (uncompressed archive size limit).

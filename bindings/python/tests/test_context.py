@@ -185,6 +185,7 @@ class TarballAndMemoryContextTest(unittest.TestCase):
         with Context(self.root) as ctx:
             self.entries = [(e["path"], e["type"], e["mode"]) for e in ctx.iter_files()]
             self.version = ctx.version(build_args={"A": "1"})["version"]
+            self.patterns = ctx.files()["ignorePatterns"]
 
     def tearDown(self):
         self.tmp.cleanup()
@@ -192,6 +193,7 @@ class TarballAndMemoryContextTest(unittest.TestCase):
     def check_same_as_directory(self, ctx):
         self.assertEqual([(e["path"], e["type"], e["mode"]) for e in ctx.iter_files()], self.entries)
         self.assertEqual(ctx.version(build_args={"A": "1"})["version"], self.version)
+        self.assertEqual(ctx.files()["ignorePatterns"], self.patterns)
 
     def test_tarball_from_path_bytes_and_python_tarfile(self):
         with Context.from_tarball(self.archive) as ctx:
