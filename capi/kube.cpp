@@ -1,7 +1,6 @@
 // The kubernetes section of kiln.h over kiln/kube.hpp.
 #include <boost/json.hpp>
 
-#include <ctime>
 #include <memory>
 
 #include "guard.hpp"
@@ -69,16 +68,6 @@ void set_result(char** out, const kube::Object& object) {
 std::chrono::milliseconds timeout_of(int64_t timeout_ms) {
   if (timeout_ms < 0) throw Error(Errc::invalid_argument, "timeout_ms must not be negative (0 means no deadline)");
   return std::chrono::milliseconds(timeout_ms);
-}
-
-// RFC 3339 of now - seconds: sinceSeconds for a C++ layer that takes sinceTime.
-std::string seconds_ago(std::int64_t seconds) {
-  std::time_t t = std::time(nullptr) - static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
 }
 
 std::vector<std::string> command_of(const char* const* argv, size_t argc) {
@@ -316,23 +305,20 @@ int kiln_kube_logs(kiln_kube* kube, const char* ns, const char* pod, const char*
     kiln::kube::LogOptions options;
     options.namespace_name = text(ns);
     options.follow = false;
-    std::int64_t since_seconds = 0;
     for (const auto& [key, value] : parse_options(options_json, kOptions)) {
       std::string field(key);
       if (field == "container") options.container = string_field(value, kOptions, field);
       else if (field == "follow") options.follow = bool_field(value, kOptions, field);
       else if (field == "timestamps") options.timestamps = bool_field(value, kOptions, field);
       else if (field == "sinceTime") options.since_time = string_field(value, kOptions, field);
-      else if (field == "sinceSeconds") since_seconds = int_field(value, kOptions, field, 1, 1LL << 40);
+      else if (field == "sinceSeconds") options.since_seconds = int_field(value, kOptions, field, 1, 1LL << 40);
       else if (field == "tailLines") options.tail_lines = int_field(value, kOptions, field, 0, 1LL << 40);
       else if (field == "previous") options.previous = bool_field(value, kOptions, field);
       else if (field == "followRestarts") options.follow_restarts = bool_field(value, kOptions, field);
       else unknown_field(kOptions, field, "container, follow, timestamps, sinceTime, sinceSeconds, tailLines, previous, followRestarts");
     }
-    if (since_seconds > 0) {
-      if (!options.since_time.empty()) bad_field(kOptions, "sinceSeconds", "absent when sinceTime is given");
-      options.since_time = seconds_ago(since_seconds);
-    }
+    if (options.since_seconds && !options.since_time.empty())
+      bad_field(kOptions, "sinceSeconds", "absent when sinceTime is given");
     client_of(kube).follow_logs(pod, options, sink_of(callback, payload), token_of(cancel));
   });
 }

@@ -523,8 +523,8 @@ KILN_EXPORT int kiln_kube_watch(kiln_kube *kube, const char *api_version, const 
  *    "followRestarts": true,  with follow, continue with the next instance
  *                             after a restart
  *    "timestamps": false, "previous": false,
- *    "sinceTime": "2024-01-02T03:04:05Z", "sinceSeconds": 60 (computed from
- *    this machine's clock; not together with sinceTime), "tailLines": 10}
+ *    "sinceTime": "2024-01-02T03:04:05Z", "sinceSeconds": 60 (by the
+ *    server's clock; not together with sinceTime), "tailLines": 10}
  * kiln_cancel ends a followed log with KILN_ECANCELLED. */
 KILN_EXPORT int kiln_kube_logs(kiln_kube *kube, const char *ns, const char *pod, const char *options_json,
                                kiln_event_cb callback, void *payload, kiln_cancel *cancel, kiln_error **err);

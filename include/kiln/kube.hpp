@@ -257,6 +257,9 @@ struct LogOptions {
   bool follow = true;
   bool timestamps = false;  // include the server's timestamp in events
   std::string since_time;   // RFC 3339
+  // Seconds before the server's now (its clock decides, not this machine's);
+  // at most one of since_time and since_seconds, as the API server demands.
+  std::optional<std::int64_t> since_seconds;
   std::optional<std::int64_t> tail_lines;
   bool previous = false;
   // Follow the next instance when the container restarts.

@@ -77,6 +77,15 @@ std::string with_query(std::string path, std::string_view key, std::string_view 
   return path;
 }
 
+void add_since(std::string& path, const LogOptions& options) {
+  if (!options.since_time.empty() && options.since_seconds)
+    throw Error(Errc::invalid_argument, "log options: give since_time or since_seconds, not both");
+  if (options.since_seconds && *options.since_seconds <= 0)
+    throw Error(Errc::invalid_argument, "log options: since_seconds must be positive");
+  if (!options.since_time.empty()) path = with_query(path, "sinceTime", options.since_time);
+  if (options.since_seconds) path = with_query(path, "sinceSeconds", std::to_string(*options.since_seconds));
+}
+
 }  // namespace
 
 std::string Client::logs(const std::string& pod, const LogOptions& options, const CancelToken& cancel) {
@@ -84,7 +93,7 @@ std::string Client::logs(const std::string& pod, const LogOptions& options, cons
   call.path = resources::pods.path(impl_->ns(options.namespace_name), pod) + "/log";
   if (!options.container.empty()) call.path = with_query(call.path, "container", options.container);
   if (options.timestamps) call.path = with_query(call.path, "timestamps", "true");
-  if (!options.since_time.empty()) call.path = with_query(call.path, "sinceTime", options.since_time);
+  add_since(call.path, options);
   if (options.tail_lines) call.path = with_query(call.path, "tailLines", std::to_string(*options.tail_lines));
   if (options.previous) call.path = with_query(call.path, "previous", "true");
   call.accept = "*/*";
@@ -134,10 +143,13 @@ void Client::follow_logs(const std::string& pod, const LogOptions& options, cons
       if (options.follow) call.path = with_query(call.path, "follow", "true");
       call.path = with_query(call.path, "timestamps", "true");
       if (first) {
-        if (!options.since_time.empty()) call.path = with_query(call.path, "sinceTime", options.since_time);
+        add_since(call.path, options);
         if (options.tail_lines) call.path = with_query(call.path, "tailLines", std::to_string(*options.tail_lines));
         if (options.previous) call.path = with_query(call.path, "previous", "true");
-      } else if (last_time) {
+      } else if (!last_time) {
+        // Dropped before the first line: ask again with the caller's window.
+        add_since(call.path, options);
+      } else {
         // sinceTime has second precision: lines already delivered are
         // skipped by their timestamps below.
         auto secs = std::chrono::time_point_cast<std::chrono::seconds>(*last_time);

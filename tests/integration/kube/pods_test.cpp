@@ -127,6 +127,18 @@ TEST_CASE("logs: whole log, tail, and following a pod to its end") {
   CHECK(client().logs(name, whole) == "line-1\nline-2\nline-3\nno-newline");
   whole.tail_lines = 1;
   CHECK(client().logs(name, whole) == "no-newline");
+
+  // sinceSeconds is the server's window: the lines were written before the
+  // last second, an hour's window has them all.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  LogOptions recent;
+  recent.namespace_name = ns();
+  recent.since_seconds = 1;
+  CHECK(client().logs(name, recent).empty());
+  recent.since_seconds = 3600;
+  CHECK(client().logs(name, recent) == "line-1\nline-2\nline-3\nno-newline");
+  recent.since_time = "2020-01-01T00:00:00Z";
+  CHECK_THROWS_AS(client().logs(name, recent), kiln::Error);
 }
 
 TEST_CASE("following logs across container restarts") {
