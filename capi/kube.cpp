@@ -317,8 +317,6 @@ int kiln_kube_logs(kiln_kube* kube, const char* ns, const char* pod, const char*
       else if (field == "followRestarts") options.follow_restarts = bool_field(value, kOptions, field);
       else unknown_field(kOptions, field, "container, follow, timestamps, sinceTime, sinceSeconds, tailLines, previous, followRestarts");
     }
-    if (options.since_seconds && !options.since_time.empty())
-      bad_field(kOptions, "sinceSeconds", "absent when sinceTime is given");
     client_of(kube).follow_logs(pod, options, sink_of(callback, payload), token_of(cancel));
   });
 }

@@ -240,6 +240,9 @@ Error curl_error(int curl_code, const std::string& what, const char* detail, std
 struct Session::Impl {
   CURLSH* share = nullptr;
   std::optional<ProxyUrl> proxy;  // SessionOptions::proxy, parsed once
+  // The system's hashed CA directory, looked up once: with an extra CA file
+  // it keeps public hosts verifiable.
+  const char* system_ca_dir = nullptr;
   std::array<std::mutex, CURL_LOCK_DATA_LAST> share_locks;
   std::mutex pool_mutex;
   std::vector<CURL*> pool;
@@ -291,6 +294,8 @@ Session::Session(SessionOptions options) : options_(std::move(options)), impl_(s
   // Bad settings fail here, naming themselves, rather than in every transfer.
   if (!options_.proxy.empty()) impl_->proxy = parse_proxy_url(options_.proxy);
   if (!options_.tls.server_name.empty()) check_server_name(options_.tls.server_name);
+  std::error_code ec;
+  if (std::filesystem::is_directory("/etc/ssl/certs", ec)) impl_->system_ca_dir = "/etc/ssl/certs";
   impl_->share = curl_share_init();
   if (impl_->share == nullptr) throw Error(Errc::internal, "curl_share_init failed");
   curl_share_setopt(impl_->share, CURLSHOPT_LOCKFUNC, &Impl::lock);
@@ -370,9 +375,7 @@ HandleRoute Session::prepare_handle(CURL* easy, const std::string& url) const {
         curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO_BLOB, &blob);
       } else if (!options_.tls.ca_file.empty()) {
         curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO, options_.tls.ca_file.c_str());
-        std::error_code ec;
-        if (std::filesystem::is_directory("/etc/ssl/certs", ec))
-          curl_easy_setopt(easy, CURLOPT_PROXY_CAPATH, "/etc/ssl/certs");
+        if (impl_->system_ca_dir) curl_easy_setopt(easy, CURLOPT_PROXY_CAPATH, impl_->system_ca_dir);
       }
     }
   } else if (renamed) {
@@ -415,8 +418,7 @@ HandleRoute Session::prepare_handle(CURL* easy, const std::string& url) const {
     // An extra CA: the file, plus the system's hashed directory so public
     // registries keep working.
     curl_easy_setopt(easy, CURLOPT_CAINFO, tls.ca_file.c_str());
-    std::error_code ec;
-    if (std::filesystem::is_directory("/etc/ssl/certs", ec)) curl_easy_setopt(easy, CURLOPT_CAPATH, "/etc/ssl/certs");
+    if (impl_->system_ca_dir) curl_easy_setopt(easy, CURLOPT_CAPATH, impl_->system_ca_dir);
   }
   if (!tls.client_cert_pem.empty()) {
     curl_blob blob{const_cast<char*>(tls.client_cert_pem.data()), tls.client_cert_pem.size(), CURL_BLOB_COPY};
@@ -437,11 +439,16 @@ HandleRoute Session::prepare_handle(CURL* easy, const std::string& url) const {
   return route;
 }
 
-bool Session::proxy_refused(CURL* easy) {
-  long connect_code = 0;
-  curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
-  return connect_code >= 300;
+namespace {
+// The status a proxy answered to CONNECT (0: no tunnel was asked for).
+long tunnel_status(CURL* easy) {
+  long status = 0;
+  curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &status);
+  return status;
 }
+}  // namespace
+
+bool Session::proxy_refused(CURL* easy) { return tunnel_status(easy) >= 300; }
 
 Error Session::transfer_error(CURL* easy, int curl_code, const std::string& what, const char* detail) const {
   auto error = curl_error(curl_code, what, detail, options_.tls.failure_hint);
@@ -455,8 +462,7 @@ Error Session::transfer_error(CURL* easy, int curl_code, const std::string& what
   }
   if (impl_->proxy && code != Errc::cancelled) {
     const auto& proxy = *impl_->proxy;
-    long connect_code = 0;
-    curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+    long connect_code = tunnel_status(easy);
     if (connect_code == 407) {
       code = Errc::unauthorized;
       text += "; the proxy " + proxy.display + " answered 407 Proxy Authentication Required: " +

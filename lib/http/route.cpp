@@ -18,13 +18,6 @@ namespace {
 using curlu::get_part;
 using UrlHandle = curlu::Handle;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  return out;
-}
-
 // The user info cut out by hand: when the URL does not parse, libcurl's
 // parser cannot be asked which part is the password.
 std::string strip_userinfo(const std::string& url) {
@@ -83,7 +76,7 @@ ProxyUrl parse_proxy_url(const std::string& url) {
   if (rc != CURLUE_OK)
     throw Error(Errc::invalid_argument, "malformed proxy URL '" + shown + "': " + curl_url_strerror(rc));
   ProxyUrl out;
-  std::string scheme = lower(get_part(u.get(), CURLUPART_SCHEME));
+  std::string scheme = ascii_lower(get_part(u.get(), CURLUPART_SCHEME));
   int default_port = 0;
   if (scheme == "http") default_port = 80;
   else if (scheme == "https") default_port = 443;
@@ -97,7 +90,7 @@ ProxyUrl parse_proxy_url(const std::string& url) {
     throw Error(Errc::invalid_argument, "proxy URL '" + shown + "' must not have a path or query (scheme://host:port)");
   std::string port = get_part(u.get(), CURLUPART_PORT);
   int port_number = port.empty() ? default_port : std::atoi(port.c_str());
-  std::string authority = lower(host) + ":" + std::to_string(port_number);
+  std::string authority = ascii_lower(host) + ":" + std::to_string(port_number);
   out.display = scheme + "://" + authority;
   out.url = (scheme == "socks5" ? std::string("socks5h") : scheme) + "://" + authority;
   char* user = nullptr;
@@ -132,7 +125,7 @@ std::optional<ServerNameRoute> server_name_route(const std::string& url, const s
   check_server_name(server_name);
   auto parts = parse_url(url);
   if (parts.scheme != "https") return std::nullopt;
-  std::string name = lower(server_name);
+  std::string name = ascii_lower(server_name);
   if (!name.empty() && name.back() == '.') name.pop_back();
   if (name == parts.host) return std::nullopt;
   std::string url_name = name.find(':') != std::string::npos ? "[" + name + "]" : name;
@@ -172,9 +165,9 @@ bool no_proxy_matches(std::string_view host, std::string_view no_proxy) {
       if (!token.empty() && token.front() == '.') token.remove_prefix(1);
       if (token.empty()) continue;
       if (token.size() == host.size()) {
-        if (lower(token) == lower(host)) return true;
+        if (ascii_lower(token) == ascii_lower(host)) return true;
       } else if (token.size() < host.size()) {
-        if (host[host.size() - token.size() - 1] == '.' && lower(host.substr(host.size() - token.size())) == lower(token))
+        if (host[host.size() - token.size() - 1] == '.' && ascii_lower(host.substr(host.size() - token.size())) == ascii_lower(token))
           return true;
       }
       continue;

@@ -23,20 +23,13 @@ UrlHandle parse_handle(const std::string& url) {
   return u;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return s;
-}
-
 }  // namespace
 
 UrlParts parse_url(const std::string& url) {
   auto u = parse_handle(url);
   UrlParts parts;
-  parts.scheme = lower(get_part(u.get(), CURLUPART_SCHEME));
-  parts.host = lower(get_part(u.get(), CURLUPART_HOST));
+  parts.scheme = ascii_lower(get_part(u.get(), CURLUPART_SCHEME));
+  parts.host = ascii_lower(get_part(u.get(), CURLUPART_HOST));
   if (parts.host.size() >= 2 && parts.host.front() == '[' && parts.host.back() == ']') {
     parts.host = parts.host.substr(1, parts.host.size() - 2);
   }
@@ -125,7 +118,7 @@ std::pair<std::string, int> split_host_port(std::string_view authority) {
 }
 
 bool is_loopback_host(std::string_view host_or_authority) {
-  auto host = lower(split_host_port(host_or_authority).first);
+  auto host = ascii_lower(split_host_port(host_or_authority).first);
   if (host == "localhost" || host == "::1") return true;
   if (host.rfind("127.", 0) == 0) {
     // Only a dotted-quad IPv4 address, not a name such as "127.evil.com".
@@ -137,6 +130,13 @@ bool is_loopback_host(std::string_view host_or_authority) {
     return dots == 3;
   }
   return false;
+}
+
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+  return out;
 }
 
 }  // namespace kiln::http

@@ -39,4 +39,7 @@ bool is_loopback_host(std::string_view host_or_authority);
 // Splits "host:port" / "[v6]:port" / "host" into host and port (0 when none).
 std::pair<std::string, int> split_host_port(std::string_view authority);
 
+// ASCII lower case (host names and schemes compare case-insensitively).
+std::string ascii_lower(std::string_view text);
+
 }  // namespace kiln::http
