@@ -42,6 +42,12 @@ class Hasher {
   void update(const void* data, std::size_t size);
   void update(std::string_view bytes) { update(bytes.data(), bytes.size()); }
   Digest finish();  // the hasher is reset afterwards
+  // The raw digest (32 bytes for sha256, 64 for sha512) into `out`, which
+  // holds at least 64; returns its length. Resets the hasher. For loops over
+  // many small inputs that must not allocate.
+  std::size_t finish_to(unsigned char* out);
+  // Forgets what was hashed so far (e.g. after a failed read).
+  void reset();
 
  private:
   struct State;

@@ -1,11 +1,11 @@
 #include "context/file_hash.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 
 #include "context/events_util.hpp"
 #include "context/walk.hpp"
@@ -16,16 +16,6 @@ namespace {
 
 constexpr std::size_t kBuffer = 256 * 1024;
 
-const EVP_MD* sha256() {
-  // Fetched once for the process and never freed: contexts on any thread
-  // may use it until exit.
-  static const EVP_MD* md = [] {
-    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    return fetched ? fetched : EVP_sha256();
-  }();
-  return md;
-}
-
 }  // namespace
 
 HexDigest to_hex_digest(std::string_view hex64) {
@@ -34,25 +24,12 @@ HexDigest to_hex_digest(std::string_view hex64) {
   return h;
 }
 
-FileHasher::FileHasher() : ctx_(EVP_MD_CTX_new()), buf_(kBuffer) {
-  if (!ctx_) throw Error(Errc::internal, "OpenSSL could not allocate a digest context");
-}
-
-FileHasher::~FileHasher() { EVP_MD_CTX_free(ctx_); }
-
-void FileHasher::init() {
-  if (EVP_DigestInit_ex2(ctx_, sha256(), nullptr) != 1) {
-    throw Error(Errc::internal, "OpenSSL could not initialise sha256");
-  }
-}
+FileHasher::FileHasher() : buf_(kBuffer) {}
 
 HexDigest FileHasher::finish() {
   static constexpr char kHex[] = "0123456789abcdef";
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned size = 0;
-  if (EVP_DigestFinal_ex(ctx_, md, &size) != 1 || size != 32) {
-    throw Error(Errc::internal, "OpenSSL could not finish sha256");
-  }
+  unsigned char md[64];
+  if (hasher_.finish_to(md) != 32) throw Error(Errc::internal, "OpenSSL could not finish sha256");
   HexDigest h;
   for (unsigned i = 0; i < 32; ++i) {
     h[2 * i] = kHex[md[i] >> 4];
@@ -62,13 +39,18 @@ HexDigest FileHasher::finish() {
 }
 
 HexDigest FileHasher::of_bytes(std::string_view data) {
-  init();
-  EVP_DigestUpdate(ctx_, data.data(), data.size());
+  hasher_.update(data);
   return finish();
 }
 
 HexDigest FileHasher::of_fd(int fd, std::string_view rel, std::uint64_t expected_size, const CancelToken& cancel) {
-  init();
+  // A file that fails half-way leaves nothing behind for the next one.
+  struct ResetOnThrow {
+    Hasher& h;
+    ~ResetOnThrow() {
+      if (std::uncaught_exceptions() > 0) h.reset();
+    }
+  } guard{hasher_};
   if (expected_size > (1u << 20)) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   std::uint64_t total = 0;
   for (;;) {
@@ -82,7 +64,7 @@ HexDigest FileHasher::of_fd(int fd, std::string_view rel, std::uint64_t expected
       throw Error(Errc::io, "cannot read '" + printable(rel) + "': " + std::strerror(e));
     }
     if (n == 0) break;
-    EVP_DigestUpdate(ctx_, buf_.data(), static_cast<std::size_t>(n));
+    hasher_.update(buf_.data(), static_cast<std::size_t>(n));
     total += static_cast<std::uint64_t>(n);
     // A short read of a regular file means its end: no extra read() needed.
     if (static_cast<std::size_t>(n) < buf_.size() && total == expected_size) break;

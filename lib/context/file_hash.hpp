@@ -1,7 +1,6 @@
 // Content hashes of single files, cheap enough per file that hashing 100k
-// small files is bound by the system calls: a reused OpenSSL context with
-// the digest fetched once (EVP_sha256() fetches under a lock on every
-// initialisation in OpenSSL 3) and fixed-size hex results (no allocation).
+// small files is bound by the system calls: one kiln::Hasher reused per
+// thread and fixed-size hex results (no allocation).
 #pragma once
 
 #include <array>
@@ -11,8 +10,7 @@
 #include <vector>
 
 #include "kiln/cancel.hpp"
-
-struct evp_md_ctx_st;
+#include "kiln/digest.hpp"
 
 namespace kiln::context {
 
@@ -27,7 +25,6 @@ HexDigest to_hex_digest(std::string_view hex64);
 class FileHasher {
  public:
   FileHasher();
-  ~FileHasher();
   FileHasher(const FileHasher&) = delete;
   FileHasher& operator=(const FileHasher&) = delete;
 
@@ -38,9 +35,8 @@ class FileHasher {
   HexDigest of_fd(int fd, std::string_view rel, std::uint64_t expected_size, const CancelToken& cancel);
 
  private:
-  void init();
   HexDigest finish();
-  evp_md_ctx_st* ctx_;
+  Hasher hasher_;
   std::vector<char> buf_;
 };
 

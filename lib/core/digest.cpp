@@ -109,11 +109,22 @@ void Hasher::update(const void* data, std::size_t size) {
   if (size) EVP_DigestUpdate(state_->ctx, data, size);
 }
 
+std::size_t Hasher::finish_to(unsigned char* out) {
+  unsigned size = 0;
+  EVP_DigestFinal_ex(state_->ctx, out, &size);
+  reset();
+  return size;
+}
+
+void Hasher::reset() {
+  if (EVP_DigestInit_ex2(state_->ctx, evp_md(algorithm_), nullptr) != 1) {
+    throw Error(Errc::internal, "OpenSSL could not initialise a digest context");
+  }
+}
+
 Digest Hasher::finish() {
   unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned size = 0;
-  EVP_DigestFinal_ex(state_->ctx, md, &size);
-  EVP_DigestInit_ex(state_->ctx, evp_md(algorithm_), nullptr);
+  auto size = static_cast<unsigned>(finish_to(md));
   Digest digest;
   digest.algorithm_ = algorithm_;
   digest.hex_ = to_hex(md, size);
