@@ -11,6 +11,7 @@
 
 #include "context/hashing.hpp"
 #include "context/ignore.hpp"
+#include "context/read_file.hpp"
 #include "context/stream.hpp"
 #include "context/walk.hpp"
 #include "kiln/build_context.hpp"
@@ -42,39 +43,9 @@ bool inside(const std::string& path, const std::string& root) {
   return root == "/" ? path.size() > 1 && path[0] == '/' : path.compare(0, root.size() + 1, root + "/") == 0;
 }
 
-// Reads a small file (Dockerfile, ignore file); std::nullopt when missing.
+// A Dockerfile or ignore file; std::nullopt when missing.
 std::optional<std::string> read_small(const std::string& path, const std::string& what) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    if (e == ENOENT) return std::nullopt;
-    throw Error(Errc::io, "cannot read " + what + " '" + printable(path) + "': " + std::strerror(e));
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    throw Error(Errc::invalid_argument, what + " '" + printable(path) + "' is not a regular file");
-  }
-  if (static_cast<std::uint64_t>(st.st_size) > kMaxSmallFile) {
-    throw Error(Errc::too_large, what + " '" + printable(path) + "' is larger than 16 MiB");
-  }
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      throw Error(Errc::io, "cannot read " + what + " '" + printable(path) + "': " + std::strerror(e));
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > kMaxSmallFile) throw Error(Errc::too_large, what + " '" + printable(path) + "' is larger than 16 MiB");
-  }
-  return out;
+  return context::read_file(path, what, kMaxSmallFile);
 }
 
 }  // namespace

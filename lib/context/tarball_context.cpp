@@ -1,13 +1,7 @@
 // TarballContext: a tar archive (plain or gzip'd) read into a MemoryContext.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "context/events_util.hpp"
 #include "context/ignore.hpp"
+#include "context/read_file.hpp"
 #include "context/tar_reader.hpp"
 #include "context/walk.hpp"
 #include "kiln/build_context.hpp"
@@ -20,38 +14,9 @@ using context::printable;
 namespace {
 
 std::string read_archive(const std::string& path, std::uint64_t max_bytes) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    throw Error(e == ENOENT ? Errc::not_found : Errc::io,
-                "cannot open the tar archive '" + printable(path) + "': " + std::strerror(e));
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    throw Error(Errc::invalid_argument, "tar archive '" + printable(path) + "' is not a regular file");
-  }
-  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-    throw Error(Errc::too_large, "tar archive '" + printable(path) + "' is larger than the limit (" +
-                                     std::to_string(max_bytes) + " bytes)");
-  }
-  std::string out(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t got = 0;
-  while (got < out.size()) {
-    ssize_t n = ::read(fd, out.data() + got, out.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      throw Error(Errc::io, "cannot read the tar archive '" + printable(path) + "': " + std::strerror(e));
-    }
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  out.resize(got);
-  return out;
+  auto bytes = context::read_file(path, "tar archive", max_bytes);
+  if (!bytes) throw Error(Errc::not_found, "cannot open the tar archive '" + printable(path) + "': it does not exist");
+  return std::move(*bytes);
 }
 
 }  // namespace
