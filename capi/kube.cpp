@@ -203,26 +203,31 @@ int kiln_kube_apply(kiln_kube* kube, const char* object_json, const char* ns, ki
   });
 }
 
-int kiln_kube_create(kiln_kube* kube, const char* object_json, const char* ns, kiln_cancel* cancel,
-                     char** result_json, kiln_error** err) {
+namespace {
+// POST or PUT of a whole object: the kind decides the resource, the object's
+// namespace wins over `ns`.
+int store_object(kiln_kube* kube, const char* object_json, const char* ns, kiln_cancel* cancel, char** result_json,
+                 kiln_error** err, bool create) {
   if (result_json) *result_json = nullptr;
   return guard(err, [&] {
     auto object = parse_document(object_json, "object_json");
     auto token = token_of(cancel);
     auto res = resource_of(kube, object, "object_json", token);
-    set_result(result_json, client_of(kube).create(res, object, namespace_of(object, ns), token));
+    auto& client = client_of(kube);
+    auto where = namespace_of(object, ns);
+    set_result(result_json, create ? client.create(res, object, where, token) : client.replace(res, object, where, token));
   });
+}
+}  // namespace
+
+int kiln_kube_create(kiln_kube* kube, const char* object_json, const char* ns, kiln_cancel* cancel,
+                     char** result_json, kiln_error** err) {
+  return store_object(kube, object_json, ns, cancel, result_json, err, true);
 }
 
 int kiln_kube_replace(kiln_kube* kube, const char* object_json, const char* ns, kiln_cancel* cancel,
                       char** result_json, kiln_error** err) {
-  if (result_json) *result_json = nullptr;
-  return guard(err, [&] {
-    auto object = parse_document(object_json, "object_json");
-    auto token = token_of(cancel);
-    auto res = resource_of(kube, object, "object_json", token);
-    set_result(result_json, client_of(kube).replace(res, object, namespace_of(object, ns), token));
-  });
+  return store_object(kube, object_json, ns, cancel, result_json, err, false);
 }
 
 int kiln_kube_patch(kiln_kube* kube, const char* api_version, const char* kind, const char* ns, const char* name,
